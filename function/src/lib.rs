@@ -1,0 +1,13 @@
+//! AWS IoT Core lifecycle events to one DynamoDB item per MQTT client, right under
+//! out-of-order, duplicated delivery and concurrent invocations.
+//!
+//! Layers, each usable on its own:
+//! - [`event`]: the lifecycle event model (parsing, validation);
+//! - [`ordering`]: the pure decision of which event is newer, no I/O;
+//! - [`store`]: DynamoDB conditional writes built on that decision;
+//! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool.
+
+pub mod event;
+pub mod ordering;
+pub mod processor;
+pub mod store;

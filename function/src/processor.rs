@@ -1,0 +1,171 @@
+//! The one code path every event takes, in the Lambda and in `replay` alike.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+use crate::event::LifecycleEvent;
+use crate::store::{Store, StoreError, Written};
+
+/// Settings read from the environment the module gives the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    /// Clients whose ID starts with one of these are skipped (e.g. `iotconsole`).
+    pub ignored_client_id_prefixes: Vec<String>,
+    /// When set, every write sets `ExpiresAt` this far ahead, for DynamoDB TTL.
+    pub item_ttl: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("TABLE_NAME is not set: name the DynamoDB table to write to")]
+    MissingTableName,
+    #[error("ITEM_TTL_SECONDS must be a whole number of seconds, got {0:?}")]
+    InvalidItemTtl(String),
+}
+
+impl Config {
+    /// Reads `TABLE_NAME` (unless `table_name` is given), `IGNORED_CLIENT_ID_PREFIXES`
+    /// (comma-separated) and `ITEM_TTL_SECONDS`.
+    pub fn from_env(table_name: Option<String>) -> Result<Self, ConfigError> {
+        let table_name = table_name
+            .or_else(|| std::env::var("TABLE_NAME").ok())
+            .filter(|name| !name.is_empty())
+            .ok_or(ConfigError::MissingTableName)?;
+        let prefixes = std::env::var("IGNORED_CLIENT_ID_PREFIXES").unwrap_or_default();
+        let item_ttl = match std::env::var("ITEM_TTL_SECONDS") {
+            Ok(text) if !text.trim().is_empty() => Some(Duration::from_secs(
+                text.trim()
+                    .parse()
+                    .map_err(|_| ConfigError::InvalidItemTtl(text))?,
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            table_name,
+            ignored_client_id_prefixes: parse_prefixes(&prefixes),
+            item_ttl,
+        })
+    }
+}
+
+fn parse_prefixes(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|prefix| !prefix.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The item changed.
+    Applied,
+    /// Older than or a duplicate of what is stored: nothing written.
+    Stale,
+    /// Not written: malformed, an ignored client, or an event that never changes Status.
+    Skipped,
+}
+
+pub struct Processor {
+    store: Store,
+    ignored_client_id_prefixes: Vec<String>,
+}
+
+impl Processor {
+    pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
+        Self {
+            store: Store::new(client, config.table_name, config.item_ttl),
+            ignored_client_id_prefixes: config.ignored_client_id_prefixes,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Applies one lifecycle event payload and logs one line saying what became of it.
+    ///
+    /// Permanent input problems are logged with the raw payload and skipped (`Ok`);
+    /// a failed write is returned as `Err` so the caller keeps the event for a retry.
+    pub async fn process(&self, payload: &Value) -> Result<Outcome, StoreError> {
+        let event = match LifecycleEvent::parse(payload) {
+            Ok(event) => event,
+            Err(reason) => {
+                warn!(outcome = "skipped", %reason, %payload, "malformed lifecycle event");
+                return Ok(Outcome::Skipped);
+            }
+        };
+        let result = self.apply(&event).await;
+        let (client_id, event_type, version_number) = (
+            event.client_id(),
+            event.event_type(),
+            event.version_number(),
+        );
+        match &result {
+            Ok(outcome) => info!(
+                client_id,
+                event_type,
+                version_number,
+                timestamp = event.timestamp(),
+                outcome = ?outcome,
+                "lifecycle event processed"
+            ),
+            Err(err) => error!(
+                client_id,
+                event_type,
+                version_number,
+                outcome = "failed",
+                error = %err,
+                %payload,
+                "lifecycle event not stored"
+            ),
+        }
+        result
+    }
+
+    async fn apply(&self, event: &LifecycleEvent) -> Result<Outcome, StoreError> {
+        let client_id = event.client_id();
+        if self
+            .ignored_client_id_prefixes
+            .iter()
+            .any(|prefix| client_id.starts_with(prefix.as_str()))
+        {
+            return Ok(Outcome::Skipped);
+        }
+        let written = match event {
+            LifecycleEvent::Connected(connected) => self.store.record_connected(connected).await?,
+            LifecycleEvent::Disconnected(disconnected) => {
+                self.store.record_disconnected(disconnected).await?
+            }
+            LifecycleEvent::ConnectFailed(failed) => {
+                self.store.record_connect_failed(failed).await?
+            }
+            // Subscription changes never change Status.
+            LifecycleEvent::Subscribed(_) | LifecycleEvent::Unsubscribed(_) => {
+                return Ok(Outcome::Skipped)
+            }
+        };
+        Ok(match written {
+            Written::Applied => Outcome::Applied,
+            Written::Stale => Outcome::Stale,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_trimmed_and_empty_entries_dropped() {
+        assert_eq!(parse_prefixes(""), Vec::<String>::new());
+        assert_eq!(
+            parse_prefixes(" iotconsole, ,test-,"),
+            ["iotconsole", "test-"]
+        );
+    }
+}

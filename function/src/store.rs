@@ -1,0 +1,462 @@
+//! The DynamoDB store: one item per client, changed only by atomic conditional writes.
+//!
+//! Each presence event first tries one `UpdateItem` whose condition is "this event is newer
+//! than both stored events" (the in-order common case: one round trip). When that condition
+//! fails, DynamoDB returns the current item with the failure (`ALL_OLD`), the pure
+//! [`decide`] says what to do, and a write guarded by the item's `Revision` applies it, so
+//! a concurrent writer can never be overwritten by a decision made on a state it changed.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+
+use crate::event::{ConnectFailed, Connected, Disconnected};
+use crate::ordering::{decide, Decision, Latest, Mark, Presence, RESET_WINDOW_MS};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Attribute names. The first seven are the original sample's and keep its meaning.
+pub mod attr {
+    pub const CLIENT_ID: &str = "ClientID";
+    pub const STATUS: &str = "Status";
+    pub const CONNECT_VERSION: &str = "ConnectVersionNum";
+    pub const CONNECT_TIME: &str = "ConnectTime";
+    pub const DISCONNECT_VERSION: &str = "DisconnectVersionNum";
+    pub const DISCONNECT_TIME: &str = "DisconnectTime";
+    pub const SESSION_IDENTIFIER: &str = "SessionIdentifier";
+    pub const PRINCIPAL_IDENTIFIER: &str = "PrincipalIdentifier";
+    pub const IP_ADDRESS: &str = "IpAddress";
+    pub const THING_NAME: &str = "ThingName";
+    pub const DISCONNECT_REASON: &str = "DisconnectReason";
+    pub const CLIENT_INITIATED_DISCONNECT: &str = "ClientInitiatedDisconnect";
+    pub const CONNECT_FAILED_TIME: &str = "ConnectFailedTime";
+    pub const CONNECT_FAILURE_REASON: &str = "ConnectFailureReason";
+    /// Wall-clock milliseconds of the last write.
+    pub const LAST_UPDATE_TIME: &str = "LastUpdateTime";
+    /// Incremented by every write; the optimistic-concurrency guard.
+    pub const REVISION: &str = "Revision";
+    /// Epoch seconds; written only when an item TTL is configured.
+    pub const EXPIRES_AT: &str = "ExpiresAt";
+}
+
+/// Conditional writes for one event before giving up. Each retry means another writer
+/// changed the same client's item in between, so this is only reached under a storm.
+const MAX_CONDITIONAL_WRITES: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Applied,
+    /// Older than, or a duplicate of, what is stored: nothing written.
+    Stale,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} on table {table} for client {client_id} failed: {message}")]
+    DynamoDb {
+        operation: &'static str,
+        table: String,
+        client_id: String,
+        message: String,
+    },
+    #[error("client {client_id}: item kept changing under {attempts} conditional writes")]
+    Contention { client_id: String, attempts: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+    item_ttl: Option<Duration>,
+}
+
+/// A connect or disconnect, as the attributes it owns.
+struct PresenceWrite<'a> {
+    client_id: &'a str,
+    mark: Mark,
+    set: Vec<(&'static str, AttributeValue)>,
+    remove: Vec<&'static str>,
+}
+
+impl<'a> PresenceWrite<'a> {
+    fn connected(event: &'a Connected) -> Self {
+        let mut write = Self::new(&event.client_id, event.mark());
+        write.optional(
+            attr::SESSION_IDENTIFIER,
+            event.session_identifier.as_deref(),
+        );
+        write.optional(
+            attr::PRINCIPAL_IDENTIFIER,
+            event.principal_identifier.as_deref(),
+        );
+        write.optional(attr::IP_ADDRESS, event.ip_address.as_deref());
+        write.optional(attr::THING_NAME, event.thing_name.as_deref());
+        write
+    }
+
+    fn disconnected(event: &'a Disconnected) -> Self {
+        let mut write = Self::new(&event.client_id, event.mark());
+        write.optional(attr::DISCONNECT_REASON, event.disconnect_reason.as_deref());
+        match event.client_initiated_disconnect {
+            Some(initiated) => write.set.push((
+                attr::CLIENT_INITIATED_DISCONNECT,
+                AttributeValue::Bool(initiated),
+            )),
+            None => write.remove.push(attr::CLIENT_INITIATED_DISCONNECT),
+        }
+        write
+    }
+
+    fn new(client_id: &'a str, mark: Mark) -> Self {
+        let (version_attr, time_attr) = presence_attrs(mark.presence);
+        Self {
+            client_id,
+            mark,
+            set: vec![
+                (version_attr, number(mark.version)),
+                (time_attr, number(mark.timestamp)),
+            ],
+            remove: Vec::new(),
+        }
+    }
+
+    /// Attributes of the newest event of a kind describe that event alone: a value the
+    /// newer event lacks is removed rather than left over from an older one.
+    fn optional(&mut self, name: &'static str, value: Option<&str>) {
+        match value {
+            Some(value) => self.set.push((name, AttributeValue::S(value.to_owned()))),
+            None => self.remove.push(name),
+        }
+    }
+}
+
+/// What a presence write is conditioned on.
+enum Guard {
+    /// The event is newer than both stored events (or there are none).
+    NewestOfAll,
+    /// The item is still the one the decision was made on.
+    Unchanged { revision: Option<u64> },
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>, item_ttl: Option<Duration>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            item_ttl,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub async fn record_connected(&self, event: &Connected) -> Result<Written, StoreError> {
+        self.record_presence(PresenceWrite::connected(event)).await
+    }
+
+    pub async fn record_disconnected(&self, event: &Disconnected) -> Result<Written, StoreError> {
+        self.record_presence(PresenceWrite::disconnected(event))
+            .await
+    }
+
+    async fn record_presence(&self, write: PresenceWrite<'_>) -> Result<Written, StoreError> {
+        let mut guard = Guard::NewestOfAll;
+        let mut status = write.mark.presence;
+        for _ in 0..MAX_CONDITIONAL_WRITES {
+            let current = match self.write_presence(&write, &guard, status).await? {
+                None => return Ok(Written::Applied),
+                Some(current) => current,
+            };
+            let Some(item) = current else {
+                // Deleted since the condition failed: start over as if new.
+                guard = Guard::NewestOfAll;
+                continue;
+            };
+            match decide(&latest_of(&item), &write.mark) {
+                Decision::Stale => return Ok(Written::Stale),
+                Decision::Apply { status: decided } => {
+                    status = decided;
+                    guard = Guard::Unchanged {
+                        revision: number_attr(&item, attr::REVISION),
+                    };
+                }
+            }
+        }
+        Err(StoreError::Contention {
+            client_id: write.client_id.to_owned(),
+            attempts: MAX_CONDITIONAL_WRITES,
+        })
+    }
+
+    /// One conditional write. `Ok(None)`: written. `Ok(Some(item))`: the condition failed
+    /// and `item` is the current item (`None` if there is none).
+    async fn write_presence(
+        &self,
+        write: &PresenceWrite<'_>,
+        guard: &Guard,
+        status: Presence,
+    ) -> Result<Option<Option<Item>>, StoreError> {
+        let mut expr = Expression::default();
+        let mut sets = self.common_sets(&mut expr);
+        sets.push(expr.assign(attr::STATUS, AttributeValue::S(status.status().into())));
+        for (name, value) in &write.set {
+            sets.push(expr.assign(name, value.clone()));
+        }
+        let removes: Vec<String> = write.remove.iter().map(|name| expr.name(name)).collect();
+        let update = update_expression(&sets, &removes);
+        let condition = match guard {
+            Guard::NewestOfAll => {
+                let own = expr.newer_than_stored(&write.mark, write.mark.presence);
+                let other = expr.newer_than_stored(&write.mark, opposite(write.mark.presence));
+                format!("{own} AND {other}")
+            }
+            Guard::Unchanged { revision } => expr.unchanged(*revision),
+        };
+        self.conditional_update(write.client_id, update, condition, expr)
+            .await
+    }
+
+    /// Keeps the newest connect_failed. Never changes Status, except that a client seen
+    /// only failing to connect reads as Disconnected rather than having no Status.
+    pub async fn record_connect_failed(
+        &self,
+        event: &ConnectFailed,
+    ) -> Result<Written, StoreError> {
+        let mut expr = Expression::default();
+        let mut sets = self.common_sets(&mut expr);
+        let status = expr.name(attr::STATUS);
+        let disconnected = expr.value(
+            "Disconnected",
+            AttributeValue::S(Presence::Disconnected.status().into()),
+        );
+        sets.push(format!(
+            "{status} = if_not_exists({status}, {disconnected})"
+        ));
+        let time = expr.name(attr::CONNECT_FAILED_TIME);
+        let event_time = expr.value(attr::CONNECT_FAILED_TIME, number(event.timestamp));
+        sets.push(format!("{time} = {event_time}"));
+        let mut removes = Vec::new();
+        match &event.connect_failure_reason {
+            Some(reason) => sets.push(expr.assign(
+                attr::CONNECT_FAILURE_REASON,
+                AttributeValue::S(reason.clone()),
+            )),
+            None => removes.push(expr.name(attr::CONNECT_FAILURE_REASON)),
+        }
+        let update = update_expression(&sets, &removes);
+        let condition = format!("attribute_not_exists({time}) OR {time} < {event_time}");
+        let written = self
+            .conditional_update(&event.client_id, update, condition, expr)
+            .await?;
+        Ok(match written {
+            None => Written::Applied,
+            Some(_) => Written::Stale,
+        })
+    }
+
+    /// Reads one client's item, strongly consistent.
+    pub async fn get(&self, client_id: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::CLIENT_ID, AttributeValue::S(client_id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| self.error("GetItem", client_id, err))?;
+        Ok(output.item)
+    }
+
+    /// Attributes every write sets: when, the revision bump and, if configured, the expiry.
+    fn common_sets(&self, expr: &mut Expression) -> Vec<String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let revision = expr.name(attr::REVISION);
+        let zero = expr.value("zero", number(0));
+        let one = expr.value("one", number(1));
+        let mut sets = vec![
+            expr.assign(attr::LAST_UPDATE_TIME, number(now.as_millis())),
+            format!("{revision} = if_not_exists({revision}, {zero}) + {one}"),
+        ];
+        if let Some(ttl) = self.item_ttl {
+            sets.push(expr.assign(attr::EXPIRES_AT, number((now + ttl).as_secs())));
+        }
+        sets
+    }
+
+    async fn conditional_update(
+        &self,
+        client_id: &str,
+        update: String,
+        condition: String,
+        expr: Expression,
+    ) -> Result<Option<Option<Item>>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::CLIENT_ID, AttributeValue::S(client_id.to_owned()))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(SdkError::ServiceError(failure)) => match failure.err() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => match failed.item() {
+                    Some(item) => Ok(Some(Some(item.clone()))),
+                    // Older DynamoDB-compatible APIs do not return the item: read it.
+                    None => Ok(Some(self.get(client_id).await?)),
+                },
+                _ => Err(self.error("UpdateItem", client_id, SdkError::ServiceError(failure))),
+            },
+            Err(err) => Err(self.error("UpdateItem", client_id, err)),
+        }
+    }
+
+    fn error<E, R>(
+        &self,
+        operation: &'static str,
+        client_id: &str,
+        err: SdkError<E, R>,
+    ) -> StoreError
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        StoreError::DynamoDb {
+            operation,
+            table: self.table.clone(),
+            client_id: client_id.to_owned(),
+            message: DisplayErrorContext(err).to_string(),
+        }
+    }
+}
+
+/// Placeholders for an expression. DynamoDB rejects unused ones, so each is added only
+/// when the expression text uses it.
+#[derive(Default)]
+struct Expression {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expression {
+    fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#{attribute}");
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, key: &str, value: AttributeValue) -> String {
+        let placeholder = format!(":{key}");
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    fn assign(&mut self, attribute: &str, value: AttributeValue) -> String {
+        format!(
+            "{} = {}",
+            self.name(attribute),
+            self.value(attribute, value)
+        )
+    }
+
+    /// [`crate::ordering::happened_after`]`(event, stored)` for the stored event of kind
+    /// `stored`, as a condition on the item (true when there is none).
+    fn newer_than_stored(&mut self, event: &Mark, stored: Presence) -> String {
+        let (version_attr, time_attr) = presence_attrs(stored);
+        let version = self.name(version_attr);
+        let time = self.name(time_attr);
+        let lo = self.value(
+            "windowStart",
+            number(event.timestamp.saturating_sub(RESET_WINDOW_MS)),
+        );
+        let hi = self.value(
+            "windowEnd",
+            number(event.timestamp.saturating_add(RESET_WINDOW_MS)),
+        );
+        let event_version = self.value("eventVersion", number(event.version));
+        // Inside the window the higher version wins; equal versions follow rules 3 and 4
+        // of `happened_after`.
+        let version_wins = match (event.presence, stored) {
+            (Presence::Disconnected, Presence::Connected) => {
+                format!("{version} <= {event_version}")
+            }
+            (Presence::Connected, Presence::Disconnected) => format!("{version} < {event_version}"),
+            _ => {
+                let event_time = self.value("eventTime", number(event.timestamp));
+                format!("({version} < {event_version} OR ({version} = {event_version} AND {time} < {event_time}))")
+            }
+        };
+        format!("(attribute_not_exists({time}) OR {time} < {lo} OR ({time} <= {hi} AND {version_wins}))")
+    }
+
+    fn unchanged(&mut self, revision: Option<u64>) -> String {
+        let client = self.name(attr::CLIENT_ID);
+        let name = self.name(attr::REVISION);
+        match revision {
+            Some(revision) => {
+                let expected = self.value("expectedRevision", number(revision));
+                format!("attribute_exists({client}) AND {name} = {expected}")
+            }
+            None => format!("attribute_exists({client}) AND attribute_not_exists({name})"),
+        }
+    }
+}
+
+fn update_expression(sets: &[String], removes: &[String]) -> String {
+    let mut update = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    update
+}
+
+fn presence_attrs(presence: Presence) -> (&'static str, &'static str) {
+    match presence {
+        Presence::Connected => (attr::CONNECT_VERSION, attr::CONNECT_TIME),
+        Presence::Disconnected => (attr::DISCONNECT_VERSION, attr::DISCONNECT_TIME),
+    }
+}
+
+fn opposite(presence: Presence) -> Presence {
+    match presence {
+        Presence::Connected => Presence::Disconnected,
+        Presence::Disconnected => Presence::Connected,
+    }
+}
+
+fn number(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn number_attr<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// The ordering state stored in an item.
+pub fn latest_of(item: &Item) -> Latest {
+    let mark = |presence| {
+        let (version_attr, time_attr) = presence_attrs(presence);
+        Some(Mark {
+            presence,
+            version: number_attr(item, version_attr)?,
+            timestamp: number_attr(item, time_attr)?,
+        })
+    };
+    Latest {
+        connect: mark(Presence::Connected),
+        disconnect: mark(Presence::Disconnected),
+    }
+}
