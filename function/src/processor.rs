@@ -6,7 +6,7 @@ use serde_json::Value;
 use tracing::{error, info, warn};
 
 use crate::event::LifecycleEvent;
-use crate::store::{Store, StoreError, Written};
+use crate::store::{Recorded, Store, StoreError, Written};
 
 /// Settings read from the environment the module gives the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,19 +124,23 @@ impl Processor {
                 "lifecycle event not stored"
             ),
         }
-        result
+        result.map(|(outcome, _)| outcome)
     }
 
-    async fn apply(&self, event: &LifecycleEvent) -> Result<Outcome, StoreError> {
+    /// The outcome and the DynamoDB requests it took.
+    async fn apply(&self, event: &LifecycleEvent) -> Result<(Outcome, u32), StoreError> {
         let client_id = event.client_id();
         if self
             .ignored_client_id_prefixes
             .iter()
             .any(|prefix| client_id.starts_with(prefix.as_str()))
         {
-            return Ok(Outcome::Skipped);
+            return Ok((Outcome::Skipped, 0));
         }
-        let written = match event {
+        let Recorded {
+            written,
+            round_trips,
+        } = match event {
             LifecycleEvent::Connected(connected) => self.store.record_connected(connected).await?,
             LifecycleEvent::Disconnected(disconnected) => {
                 self.store.record_disconnected(disconnected).await?
@@ -146,13 +150,14 @@ impl Processor {
             }
             // Subscription changes never change Status.
             LifecycleEvent::Subscribed(_) | LifecycleEvent::Unsubscribed(_) => {
-                return Ok(Outcome::Skipped)
+                return Ok((Outcome::Skipped, 0))
             }
         };
-        Ok(match written {
+        let outcome = match written {
             Written::Applied => Outcome::Applied,
             Written::Stale => Outcome::Stale,
-        })
+        };
+        Ok((outcome, round_trips))
     }
 }
 

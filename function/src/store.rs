@@ -54,6 +54,20 @@ pub enum Written {
     Stale,
 }
 
+/// What became of one event, and how many DynamoDB requests it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub written: Written,
+    pub round_trips: u32,
+}
+
+/// The result of one conditional write.
+enum Attempt {
+    Written,
+    /// The condition failed; the item as it is now (`None`: there is none).
+    ConditionFailed(Option<Item>),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB {operation} on table {table} for client {client_id} failed: {message}")]
@@ -155,37 +169,47 @@ impl Store {
         &self.table
     }
 
-    pub async fn record_connected(&self, event: &Connected) -> Result<Written, StoreError> {
+    pub async fn record_connected(&self, event: &Connected) -> Result<Recorded, StoreError> {
         self.record_presence(PresenceWrite::connected(event)).await
     }
 
-    pub async fn record_disconnected(&self, event: &Disconnected) -> Result<Written, StoreError> {
+    pub async fn record_disconnected(&self, event: &Disconnected) -> Result<Recorded, StoreError> {
         self.record_presence(PresenceWrite::disconnected(event))
             .await
     }
 
-    async fn record_presence(&self, write: PresenceWrite<'_>) -> Result<Written, StoreError> {
+    async fn record_presence(&self, write: PresenceWrite<'_>) -> Result<Recorded, StoreError> {
+        let mut round_trips = 0;
         let mut guard = Guard::NewestOfAll;
         let mut status = write.mark.presence;
         for _ in 0..MAX_CONDITIONAL_WRITES {
-            let current = match self.write_presence(&write, &guard, status).await? {
-                None => return Ok(Written::Applied),
-                Some(current) => current,
-            };
-            let Some(item) = current else {
-                // Deleted since the condition failed: start over as if new.
-                guard = Guard::NewestOfAll;
-                continue;
-            };
-            match decide(&latest_of(&item), &write.mark) {
-                Decision::Stale => return Ok(Written::Stale),
-                Decision::Apply { status: decided } => {
-                    status = decided;
-                    guard = Guard::Unchanged {
-                        revision: number_attr(&item, attr::REVISION),
-                    };
+            let attempt = self
+                .write_presence(&write, &guard, status, &mut round_trips)
+                .await?;
+            let written = match attempt {
+                Attempt::Written => Written::Applied,
+                Attempt::ConditionFailed(None) => {
+                    // Deleted since the condition failed: start over as if new.
+                    guard = Guard::NewestOfAll;
+                    continue;
                 }
-            }
+                Attempt::ConditionFailed(Some(item)) => {
+                    match decide(&latest_of(&item), &write.mark) {
+                        Decision::Stale => Written::Stale,
+                        Decision::Apply { status: decided } => {
+                            status = decided;
+                            guard = Guard::Unchanged {
+                                revision: number_attr(&item, attr::REVISION),
+                            };
+                            continue;
+                        }
+                    }
+                }
+            };
+            return Ok(Recorded {
+                written,
+                round_trips,
+            });
         }
         Err(StoreError::Contention {
             client_id: write.client_id.to_owned(),
@@ -193,14 +217,13 @@ impl Store {
         })
     }
 
-    /// One conditional write. `Ok(None)`: written. `Ok(Some(item))`: the condition failed
-    /// and `item` is the current item (`None` if there is none).
     async fn write_presence(
         &self,
         write: &PresenceWrite<'_>,
         guard: &Guard,
         status: Presence,
-    ) -> Result<Option<Option<Item>>, StoreError> {
+        round_trips: &mut u32,
+    ) -> Result<Attempt, StoreError> {
         let mut expr = Expression::default();
         let mut sets = self.common_sets(&mut expr);
         sets.push(expr.assign(attr::STATUS, AttributeValue::S(status.status().into())));
@@ -217,7 +240,7 @@ impl Store {
             }
             Guard::Unchanged { revision } => expr.unchanged(*revision),
         };
-        self.conditional_update(write.client_id, update, condition, expr)
+        self.conditional_update(write.client_id, update, condition, expr, round_trips)
             .await
     }
 
@@ -226,7 +249,8 @@ impl Store {
     pub async fn record_connect_failed(
         &self,
         event: &ConnectFailed,
-    ) -> Result<Written, StoreError> {
+    ) -> Result<Recorded, StoreError> {
+        let mut round_trips = 0;
         let mut expr = Expression::default();
         let mut sets = self.common_sets(&mut expr);
         let status = expr.name(attr::STATUS);
@@ -250,12 +274,16 @@ impl Store {
         }
         let update = update_expression(&sets, &removes);
         let condition = format!("attribute_not_exists({time}) OR {time} < {event_time}");
-        let written = self
-            .conditional_update(&event.client_id, update, condition, expr)
+        let attempt = self
+            .conditional_update(&event.client_id, update, condition, expr, &mut round_trips)
             .await?;
-        Ok(match written {
-            None => Written::Applied,
-            Some(_) => Written::Stale,
+        let written = match attempt {
+            Attempt::Written => Written::Applied,
+            Attempt::ConditionFailed(_) => Written::Stale,
+        };
+        Ok(Recorded {
+            written,
+            round_trips,
         })
     }
 
@@ -297,7 +325,9 @@ impl Store {
         update: String,
         condition: String,
         expr: Expression,
-    ) -> Result<Option<Option<Item>>, StoreError> {
+        round_trips: &mut u32,
+    ) -> Result<Attempt, StoreError> {
+        *round_trips += 1;
         let result = self
             .client
             .update_item()
@@ -311,12 +341,16 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(None),
+            Ok(_) => Ok(Attempt::Written),
             Err(SdkError::ServiceError(failure)) => match failure.err() {
                 UpdateItemError::ConditionalCheckFailedException(failed) => match failed.item() {
-                    Some(item) => Ok(Some(Some(item.clone()))),
-                    // Older DynamoDB-compatible APIs do not return the item: read it.
-                    None => Ok(Some(self.get(client_id).await?)),
+                    Some(item) => Ok(Attempt::ConditionFailed(Some(item.clone()))),
+                    // Some DynamoDB-compatible APIs do not return the item (nor is there
+                    // one when the item does not exist): read it.
+                    None => {
+                        *round_trips += 1;
+                        Ok(Attempt::ConditionFailed(self.get(client_id).await?))
+                    }
                 },
                 _ => Err(self.error("UpdateItem", client_id, SdkError::ServiceError(failure))),
             },

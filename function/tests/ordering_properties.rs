@@ -6,37 +6,13 @@
 //!
 //! Case count: 1024 per property by default; set PROPTEST_CASES to run more.
 
+mod history;
+
 use std::collections::HashMap;
 
-use iot_connectivity::ordering::{happened_after, Latest, Mark, Presence};
+use history::{client_history, truth, Event, SessionPlan, DAY, HOUR, MAX_SKEW, MINUTE, SECOND};
+use iot_connectivity::ordering::{happened_after, Latest};
 use proptest::prelude::*;
-
-const SECOND: i64 = 1_000;
-const MINUTE: i64 = 60 * SECOND;
-const HOUR: i64 = 60 * MINUTE;
-const DAY: i64 = 24 * HOUR;
-const MAX_SKEW: i64 = 2 * MINUTE;
-
-/// One delivered event: the client, what IoT Core stamped, and when it truly happened.
-#[derive(Debug, Clone, Copy)]
-struct Event {
-    client: usize,
-    mark: Mark,
-    true_time: i64,
-}
-
-#[derive(Debug, Clone)]
-struct SessionPlan {
-    offline_before: i64,
-    online_for: i64,
-    version_skip: u64,
-    /// Decides what the model leaves open: whether the counter resets after a gap in the
-    /// ambiguous 50–70 minute band, and whether it keeps counting after a gap of hours
-    /// (a persistent session that has not expired yet).
-    coin: bool,
-    connect_skew: i64,
-    disconnect_skew: i64,
-}
 
 /// Durations spread over orders of magnitude: milliseconds to days.
 fn duration() -> impl Strategy<Value = i64> {
@@ -74,48 +50,6 @@ fn session() -> impl Strategy<Value = SessionPlan> {
         )
 }
 
-/// One client's history in true-time order. The last session may still be open.
-fn client_history(client: usize, sessions: &[SessionPlan], last_open: bool) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut now = 1_671_506_794_644;
-    let mut version: Option<u64> = None;
-    for (i, plan) in sessions.iter().enumerate() {
-        now += plan.offline_before;
-        let reset = match plan.offline_before {
-            gap if gap < 50 * MINUTE => false,
-            gap if gap <= 70 * MINUTE => plan.coin,
-            gap if gap < 2 * HOUR => true,
-            // Hours offline: reset, unless a persistent session keeps the counter.
-            _ => !plan.coin,
-        };
-        let v = match version {
-            Some(previous) if !reset => previous + 1 + plan.version_skip,
-            _ => 0,
-        };
-        version = Some(v);
-        let mut push = |presence, true_time: i64, skew: i64| {
-            events.push(Event {
-                client,
-                mark: Mark {
-                    presence,
-                    version: v,
-                    timestamp: true_time + skew,
-                },
-                true_time,
-            })
-        };
-        push(Presence::Connected, now, plan.connect_skew);
-        if last_open && i == sessions.len() - 1 {
-            break;
-        }
-        now += plan.online_for;
-        push(Presence::Disconnected, now, plan.disconnect_skew);
-        // Time moves on after a disconnect, however little.
-        now += 1;
-    }
-    events
-}
-
 /// Histories of several clients, in true-time order per client.
 fn fleet() -> impl Strategy<Value = Vec<Event>> {
     prop::collection::vec(
@@ -126,7 +60,9 @@ fn fleet() -> impl Strategy<Value = Vec<Event>> {
         clients
             .iter()
             .enumerate()
-            .flat_map(|(client, (sessions, last_open))| client_history(client, sessions, *last_open))
+            .flat_map(|(client, (sessions, last_open))| {
+                client_history(client, sessions, *last_open)
+            })
             .collect()
     })
 }
@@ -153,29 +89,6 @@ fn fold(events: &[Event]) -> HashMap<usize, Latest> {
         latest.entry(event.client).or_default().apply(&event.mark);
     }
     latest
-}
-
-/// What really is the newest connect, disconnect and status of each client.
-fn truth(history: &[Event]) -> HashMap<usize, (Latest, Presence)> {
-    let mut truth: HashMap<usize, (Latest, Presence, i64)> = HashMap::new();
-    for event in history {
-        let entry = truth
-            .entry(event.client)
-            .or_insert((Latest::default(), event.mark.presence, i64::MIN));
-        if event.true_time >= entry.2 {
-            entry.1 = event.mark.presence;
-            entry.2 = event.true_time;
-        }
-        let slot = match event.mark.presence {
-            Presence::Connected => &mut entry.0.connect,
-            Presence::Disconnected => &mut entry.0.disconnect,
-        };
-        *slot = Some(event.mark);
-    }
-    truth
-        .into_iter()
-        .map(|(client, (latest, presence, _))| (client, (latest, presence)))
-        .collect()
 }
 
 fn config() -> ProptestConfig {

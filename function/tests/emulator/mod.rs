@@ -1,0 +1,113 @@
+//! The AWS API these tests talk to: the endpoint in AWS_ENDPOINT_URL when set (the test
+//! command starts one emulator for every suite), otherwise a private emulator process
+//! (tools/emulator.py, moto) started on a free loopback port for this test binary. It
+//! exits with the test process.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+
+fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("function/ has a parent")
+        .to_path_buf()
+}
+
+fn start_emulator() -> String {
+    let root = repository_root();
+    let python = std::env::var_os("EMULATOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".tools/venv/bin/python"));
+    let mut child = Command::new(&python)
+        .arg(root.join("tools/emulator.py"))
+        .args(["--port", "0", "--exit-with-parent"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| {
+            panic!(
+                "cannot start the emulator with {}: {err}. Run scripts/setup.sh first, or set \
+                 AWS_ENDPOINT_URL to a running one.",
+                python.display()
+            )
+        });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("emulator prints its address");
+    line.trim()
+        .strip_prefix("emulator listening on ")
+        .unwrap_or_else(|| panic!("unexpected emulator output: {line:?}"))
+        .to_owned()
+}
+
+/// The endpoint of the AWS API under test.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(start_emulator)
+    })
+}
+
+/// The environment a child process (replay, bootstrap) needs to reach the same API.
+pub fn child_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint().to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+    ]
+}
+
+/// A client for this test's runtime (SDK clients must not outlive the runtime they ran in).
+pub fn client() -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .build();
+    Client::from_conf(config)
+}
+
+/// Creates a table with the module's key schema, named uniquely for this run.
+pub async fn create_table(client: &Client, purpose: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let name = format!("test-{purpose}-{nanos}");
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("ClientID")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("valid attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("ClientID")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("valid key schema"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("create table {name}: {err:?}"));
+    name
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what the project's commands need into .tools/ (idempotent, fast when done):
+#   - a Python virtual environment with cargo-lambda (and its zig) and the moto emulator,
+#   - a Terraform CLI config that uses a local provider mirror when the machine has one,
+#   - the Go modules of the Terratest suite.
+# Source it (". scripts/setup.sh") to also get PATH and TF_CLI_CONFIG_FILE exported.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+mkdir -p "$TOOLS"
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || {
+    echo "setup: '$1' is required but not on PATH. $2" >&2
+    exit 1
+  }
+}
+need terraform "Install Terraform >= 1.5.7 (https://developer.hashicorp.com/terraform/install)."
+need cargo "Install Rust with rustup (https://rustup.rs)."
+need python3 "Install Python >= 3.9."
+need go "Install Go >= 1.26 (the Terratest suite needs it)."
+
+# Python tools, reinstalled only when tools/requirements.txt changes.
+stamp="$TOOLS/venv/.requirements.sha256"
+want="$(sha256sum "$ROOT/tools/requirements.txt" | cut -d' ' -f1)"
+if [[ ! -x "$TOOLS/venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  echo "setup: installing cargo-lambda and moto into .tools/venv"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/requirements.txt"
+  echo "$want" >"$stamp"
+fi
+export PATH="$TOOLS/venv/bin:$PATH"
+
+# Terraform: providers from a filesystem mirror when the machine carries one (offline
+# machines), from the public registry otherwise. Only the project's own commands use
+# this file; the caller's own CLI config is left alone.
+export TF_CLI_CONFIG_FILE="$TOOLS/terraformrc"
+export TF_PLUGIN_CACHE_DIR="$TOOLS/plugin-cache"
+mkdir -p "$TF_PLUGIN_CACHE_DIR"
+mirror="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
+if [[ -d "$mirror/registry.terraform.io" ]]; then
+  cat >"$TF_CLI_CONFIG_FILE" <<TFRC
+provider_installation {
+  filesystem_mirror {
+    path    = "$mirror"
+    include = ["registry.terraform.io/*/*"]
+  }
+}
+TFRC
+else
+  : >"$TF_CLI_CONFIG_FILE"
+fi
+
+# Go modules for the Terratest suite (the compile itself happens in go test).
+if [[ -f "$ROOT/test/go.mod" ]]; then
+  (cd "$ROOT/test" && go mod download)
+fi
