@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
@@ -365,14 +365,25 @@ impl Store {
         err: SdkError<E, R>,
     ) -> StoreError
     where
-        E: std::error::Error + 'static,
+        E: std::error::Error + ProvideErrorMetadata + 'static,
         R: std::fmt::Debug,
     {
+        let message = match &err {
+            SdkError::ServiceError(failure) => {
+                let meta = failure.err().meta();
+                format!(
+                    "{}: {}",
+                    meta.code().unwrap_or("unknown error"),
+                    meta.message().unwrap_or("no message")
+                )
+            }
+            other => DisplayErrorContext(other).to_string(),
+        };
         StoreError::DynamoDb {
             operation,
             table: self.table.clone(),
             client_id: client_id.to_owned(),
-            message: DisplayErrorContext(err).to_string(),
+            message,
         }
     }
 }

@@ -3,9 +3,12 @@
 //! (tools/emulator.py, moto) started on a free loopback port for this test binary. It
 //! exits with the test process.
 
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,7 +25,8 @@ fn repository_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn start_emulator() -> String {
+/// The emulator's address, and the process, kept for the life of the test binary.
+fn start_emulator() -> (String, Child) {
     let root = repository_root();
     let python = std::env::var_os("EMULATOR_PYTHON")
         .map(PathBuf::from)
@@ -43,21 +47,25 @@ fn start_emulator() -> String {
     BufReader::new(child.stdout.take().expect("piped stdout"))
         .read_line(&mut line)
         .expect("emulator prints its address");
-    line.trim()
+    let address = line
+        .trim()
         .strip_prefix("emulator listening on ")
         .unwrap_or_else(|| panic!("unexpected emulator output: {line:?}"))
-        .to_owned()
+        .to_owned();
+    (address, child)
 }
 
 /// The endpoint of the AWS API under test.
 pub fn endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| {
-        std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-            .unwrap_or_else(start_emulator)
-    })
+    static ENDPOINT: OnceLock<(String, Option<Child>)> = OnceLock::new();
+    let (address, _emulator) = ENDPOINT.get_or_init(|| match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => (url, None),
+        _ => {
+            let (address, child) = start_emulator();
+            (address, Some(child))
+        }
+    });
+    address
 }
 
 /// The environment a child process (replay, bootstrap) needs to reach the same API.

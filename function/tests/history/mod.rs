@@ -24,12 +24,12 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn client_id(&self) -> String {
+    pub fn client_id(self) -> String {
         format!("device-{:04}", self.client)
     }
 
     /// The event as IoT Core publishes it.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub fn to_json(self) -> serde_json::Value {
         let mark = &self.mark;
         let mut event = serde_json::json!({
             "clientId": self.client_id(),
