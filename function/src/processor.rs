@@ -70,6 +70,16 @@ pub enum Outcome {
     Skipped,
 }
 
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Stale => "stale",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
 pub struct Processor {
     store: Store,
     ignored_client_id_prefixes: Vec<String>,
@@ -106,12 +116,13 @@ impl Processor {
             event.version_number(),
         );
         match &result {
-            Ok(outcome) => info!(
+            Ok((outcome, round_trips)) => info!(
                 client_id,
                 event_type,
                 version_number,
                 timestamp = event.timestamp(),
-                outcome = ?outcome,
+                outcome = outcome.as_str(),
+                round_trips,
                 "lifecycle event processed"
             ),
             Err(err) => error!(

@@ -1,0 +1,64 @@
+output "dynamodb_table_name" {
+  description = "Table with one item per MQTT client ID."
+  value       = module.device_connectivity.dynamodb_table_name
+}
+
+output "dynamodb_table_arn" {
+  description = "ARN of the table."
+  value       = module.device_connectivity.dynamodb_table_arn
+}
+
+output "dynamodb_status_index_name" {
+  description = "Index to list clients by Status."
+  value       = module.device_connectivity.dynamodb_status_index_name
+}
+
+output "lambda_function_name" {
+  description = "Function applying lifecycle events."
+  value       = module.device_connectivity.lambda_function_name
+}
+
+output "lambda_function_arn" {
+  description = "ARN of the function."
+  value       = module.device_connectivity.lambda_function_arn
+}
+
+output "lambda_package_path" {
+  description = "The zip the module built and deployed."
+  value       = module.device_connectivity.lambda_package_path
+}
+
+output "iam_role_name" {
+  description = "Execution role of the function."
+  value       = module.device_connectivity.iam_role_name
+}
+
+output "iam_role_arn" {
+  description = "ARN of the execution role."
+  value       = module.device_connectivity.iam_role_arn
+}
+
+output "iot_topic_rule_name" {
+  description = "IoT topic rule forwarding lifecycle events."
+  value       = module.device_connectivity.iot_topic_rule_name
+}
+
+output "iot_topic_rule_arn" {
+  description = "ARN of the topic rule."
+  value       = module.device_connectivity.iot_topic_rule_arn
+}
+
+output "cloudwatch_log_group_name" {
+  description = "The function's log group."
+  value       = module.device_connectivity.cloudwatch_log_group_name
+}
+
+output "dead_letter_queue_url" {
+  description = "Queue keeping events that could not be delivered or stored."
+  value       = module.device_connectivity.dead_letter_queue_url
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = module.device_connectivity.dead_letter_queue_arn
+}

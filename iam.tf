@@ -1,0 +1,103 @@
+# Least privilege: the function may update and read items of its own table, write its
+# own log group and send to its own failure destination; the rule's error action may
+# send to the dead-letter queue. Nothing else.
+
+data "aws_iam_policy_document" "function_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  name               = "${var.name}-device-connectivity"
+  assume_role_policy = data.aws_iam_policy_document.function_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "function" {
+  statement {
+    sid = "ConnectivityItems"
+    # UpdateItem for every write (conditional); GetItem only when a conditional check
+    # fails without returning the item.
+    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.connectivity.arn]
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function.arn}:*"]
+  }
+
+  statement {
+    sid       = "FailureDestination"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.dead_letter_queue_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.table_kms_key_arn == null ? [] : [var.table_kms_key_arn]
+    content {
+      sid       = "TableKey"
+      actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${data.aws_region.current.name}.amazonaws.com"]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  name   = "device-connectivity"
+  role   = aws_iam_role.function.id
+  policy = data.aws_iam_policy_document.function.json
+}
+
+# --- The topic rule's error action ------------------------------------------
+
+data "aws_iam_policy_document" "rule_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["iot.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "rule_errors" {
+  name               = "${var.name}-iot-rule-errors"
+  assume_role_policy = data.aws_iam_policy_document.rule_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "rule_errors" {
+  statement {
+    sid       = "DeadLetterQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.dead_letter_queue_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "rule_errors" {
+  name   = "dead-letter-queue"
+  role   = aws_iam_role.rule_errors.id
+  policy = data.aws_iam_policy_document.rule_errors.json
+}

@@ -1,0 +1,203 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  function_name = "${var.name}-device-connectivity"
+  # IoT rule names allow only letters, digits and underscores.
+  rule_name      = "${replace(var.name, "-", "_")}_device_connectivity"
+  log_group_name = "/aws/lambda/${local.function_name}"
+  status_index   = "ByStatus"
+  account_id     = data.aws_caller_identity.current.account_id
+
+  create_dead_letter_queue = var.dead_letter_queue == null
+  dead_letter_queue_arn    = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].arn : var.dead_letter_queue.arn
+  dead_letter_queue_url    = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].url : var.dead_letter_queue.url
+
+  # One topic filter per rule: all of $aws/events, narrowed to the lifecycle topics
+  # (registry events such as $aws/events/thing/... share the prefix).
+  rule_sql = var.include_subscription_events ? join(" ", [
+    "SELECT * FROM '$aws/events/#'",
+    "WHERE startswith(topic(), '$aws/events/presence/')",
+    "OR startswith(topic(), '$aws/events/subscriptions/')",
+  ]) : "SELECT * FROM '$aws/events/presence/+/+'"
+
+  environment = merge(
+    {
+      TABLE_NAME                 = aws_dynamodb_table.connectivity.name
+      IGNORED_CLIENT_ID_PREFIXES = join(",", var.ignored_client_id_prefixes)
+    },
+    var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) },
+  )
+}
+
+# --- DynamoDB ---------------------------------------------------------------
+
+resource "aws_dynamodb_table" "connectivity" {
+  name                        = var.table_name
+  billing_mode                = var.billing_mode
+  read_capacity               = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.read : null
+  write_capacity              = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.write : null
+  hash_key                    = "ClientID"
+  deletion_protection_enabled = var.deletion_protection_enabled
+  stream_enabled              = var.stream_view_type != null
+  stream_view_type            = var.stream_view_type
+
+  attribute {
+    name = "ClientID"
+    type = "S"
+  }
+
+  dynamic "attribute" {
+    for_each = var.status_index_enabled ? { Status = "S", LastUpdateTime = "N" } : {}
+    content {
+      name = attribute.key
+      type = attribute.value
+    }
+  }
+
+  dynamic "global_secondary_index" {
+    for_each = var.status_index_enabled ? [local.status_index] : []
+    content {
+      name            = global_secondary_index.value
+      hash_key        = "Status"
+      range_key       = "LastUpdateTime"
+      projection_type = "ALL"
+      read_capacity   = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.read : null
+      write_capacity  = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.write : null
+    }
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery_enabled
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.table_kms_key_arn
+  }
+
+  dynamic "ttl" {
+    for_each = var.item_ttl_days == null ? [] : ["ExpiresAt"]
+    content {
+      attribute_name = ttl.value
+      enabled        = true
+    }
+  }
+
+  tags = var.tags
+}
+
+# --- Lambda -----------------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "function" {
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  function_name = local.function_name
+  description   = "Keeps the latest connectivity of each AWS IoT Core client in DynamoDB table ${var.table_name}."
+  role          = aws_iam_role.function.arn
+  runtime       = "provided.al2023"
+  handler       = "bootstrap"
+  architectures = [var.architecture]
+  memory_size   = var.memory_size
+  timeout       = var.timeout
+
+  reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
+
+  filename          = local.build_package ? local.built_package : var.package_path
+  source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
+  s3_bucket         = try(var.s3_package.bucket, null)
+  s3_key            = try(var.s3_package.key, null)
+  s3_object_version = try(var.s3_package.object_version, null)
+
+  environment {
+    variables = local.environment
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.function.name
+    application_log_level = var.log_level
+    system_log_level      = "WARN"
+  }
+
+  tags = var.tags
+
+  # The log group first, or Lambda creates an unmanaged one; the policy first, or the
+  # first invocations fail to write.
+  depends_on = [
+    terraform_data.build,
+    aws_cloudwatch_log_group.function,
+    aws_iam_role_policy.function,
+  ]
+
+  lifecycle {
+    precondition {
+      condition     = var.package_path == null || var.s3_package == null
+      error_message = "Set at most one of package_path and s3_package."
+    }
+  }
+}
+
+resource "aws_lambda_function_event_invoke_config" "this" {
+  function_name                = aws_lambda_function.this.function_name
+  maximum_retry_attempts       = var.maximum_retry_attempts
+  maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
+
+  destination_config {
+    on_failure {
+      destination = local.dead_letter_queue_arn
+    }
+  }
+}
+
+# --- IoT topic rule ---------------------------------------------------------
+
+resource "aws_iot_topic_rule" "lifecycle" {
+  name        = local.rule_name
+  description = "AWS IoT lifecycle events to ${local.function_name}"
+  enabled     = var.rule_enabled
+  sql         = local.rule_sql
+  sql_version = "2016-03-23"
+
+  lambda {
+    function_arn = aws_lambda_function.this.arn
+  }
+
+  error_action {
+    sqs {
+      queue_url  = local.dead_letter_queue_url
+      role_arn   = aws_iam_role.rule_errors.arn
+      use_base64 = false
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.rule_errors]
+}
+
+resource "aws_lambda_permission" "iot" {
+  statement_id   = "AllowIoTTopicRule"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.this.function_name
+  principal      = "iot.amazonaws.com"
+  source_arn     = aws_iot_topic_rule.lifecycle.arn
+  source_account = local.account_id
+}
+
+# --- Dead-letter queue ------------------------------------------------------
+
+resource "aws_sqs_queue" "dead_letter" {
+  count = local.create_dead_letter_queue ? 1 : 0
+
+  name                      = "${var.name}-device-connectivity-dlq"
+  message_retention_seconds = var.dead_letter_queue_retention_seconds
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
+}

@@ -1,0 +1,74 @@
+output "dynamodb_table_name" {
+  description = "Name of the table with one item per MQTT client ID."
+  value       = aws_dynamodb_table.connectivity.name
+}
+
+output "dynamodb_table_arn" {
+  description = "ARN of the table, for the IAM policies of readers."
+  value       = aws_dynamodb_table.connectivity.arn
+}
+
+output "dynamodb_table_stream_arn" {
+  description = "ARN of the table's stream of status changes (null unless stream_view_type is set)."
+  value       = var.stream_view_type == null ? null : aws_dynamodb_table.connectivity.stream_arn
+}
+
+output "dynamodb_status_index_name" {
+  description = "Name of the (Status, LastUpdateTime) index (null unless status_index_enabled)."
+  value       = var.status_index_enabled ? local.status_index : null
+}
+
+output "lambda_function_name" {
+  description = "Name of the function that applies lifecycle events."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "lambda_function_arn" {
+  description = "ARN of the function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "lambda_package_path" {
+  description = "Local path of the deployed zip when the module built it or package_path was given (null for s3_package)."
+  value       = local.build_package ? local.built_package : var.package_path
+}
+
+output "iam_role_name" {
+  description = "Name of the function's execution role."
+  value       = aws_iam_role.function.name
+}
+
+output "iam_role_arn" {
+  description = "ARN of the function's execution role."
+  value       = aws_iam_role.function.arn
+}
+
+output "iot_topic_rule_name" {
+  description = "Name of the IoT topic rule that forwards lifecycle events."
+  value       = aws_iot_topic_rule.lifecycle.name
+}
+
+output "iot_topic_rule_arn" {
+  description = "ARN of the IoT topic rule."
+  value       = aws_iot_topic_rule.lifecycle.arn
+}
+
+output "cloudwatch_log_group_name" {
+  description = "Name of the function's log group (JSON logs, one line per event)."
+  value       = aws_cloudwatch_log_group.function.name
+}
+
+output "cloudwatch_log_group_arn" {
+  description = "ARN of the function's log group."
+  value       = aws_cloudwatch_log_group.function.arn
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the queue that keeps events the rule could not deliver or the function could not store."
+  value       = local.dead_letter_queue_url
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = local.dead_letter_queue_arn
+}

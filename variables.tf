@@ -1,0 +1,256 @@
+variable "name" {
+  description = "Prefix for every resource the module creates (function, role, queue, rule), so several instances fit one account and region."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,37}$", var.name))
+    error_message = "name must start with a letter and hold at most 38 letters, digits and hyphens."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource the module creates."
+  type        = map(string)
+  default     = {}
+}
+
+# --- DynamoDB ---------------------------------------------------------------
+
+variable "table_name" {
+  description = "Name of the DynamoDB table holding one item per MQTT client ID. The default is the original sample's; a second instance in one account needs another."
+  type        = string
+  default     = "DeviceConnectivity"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.table_name))
+    error_message = "table_name must be 3 to 255 characters of letters, digits, '_', '-' and '.'."
+  }
+}
+
+variable "billing_mode" {
+  description = "PAY_PER_REQUEST (on demand) or PROVISIONED."
+  type        = string
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.billing_mode)
+    error_message = "billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "provisioned_capacity" {
+  description = "Read and write capacity units of the table (and of the status index), used only with billing_mode = PROVISIONED."
+  type = object({
+    read  = number
+    write = number
+  })
+  default = { read = 5, write = 5 }
+
+  validation {
+    condition     = var.provisioned_capacity.read >= 1 && var.provisioned_capacity.write >= 1
+    error_message = "provisioned_capacity read and write must be at least 1."
+  }
+}
+
+variable "point_in_time_recovery_enabled" {
+  description = "Continuous backups (point-in-time recovery) of the table."
+  type        = bool
+  default     = true
+}
+
+variable "table_kms_key_arn" {
+  description = "ARN of a customer managed KMS key for the table's server-side encryption. null: encryption with the AWS managed key (aws/dynamodb)."
+  type        = string
+  default     = null
+}
+
+variable "deletion_protection_enabled" {
+  description = "Refuse to delete the table (also on terraform destroy). Recommended for production."
+  type        = bool
+  default     = false
+}
+
+variable "status_index_enabled" {
+  description = "Add a global secondary index (Status, LastUpdateTime) to list the devices that are Connected or Disconnected without a scan."
+  type        = bool
+  default     = false
+}
+
+variable "item_ttl_days" {
+  description = "Delete the item of a client that has had no lifecycle event for this many days (DynamoDB TTL on ExpiresAt). null: keep items forever."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.item_ttl_days == null ? true : var.item_ttl_days >= 1 && floor(var.item_ttl_days) == var.item_ttl_days
+    error_message = "item_ttl_days must be a whole number of days, at least 1, or null."
+  }
+}
+
+variable "stream_view_type" {
+  description = "Enable a DynamoDB stream of status changes with this view type (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES). null: no stream."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.stream_view_type == null ? true : contains(["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"], var.stream_view_type)
+    error_message = "stream_view_type must be KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES or null."
+  }
+}
+
+# --- Lambda -----------------------------------------------------------------
+
+variable "architecture" {
+  description = "Instruction set of the function: x86_64 or arm64 (building arm64 needs the aarch64-unknown-linux-gnu Rust target)."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "package_path" {
+  description = "Path to a prebuilt deployment zip (holding `bootstrap`) to deploy instead of building function/ with cargo-lambda. For callers without a Rust toolchain."
+  type        = string
+  default     = null
+}
+
+variable "s3_package" {
+  description = "A prebuilt deployment zip in S3 to deploy instead of building function/ (bucket, key, optional object version)."
+  type = object({
+    bucket         = string
+    key            = string
+    object_version = optional(string)
+  })
+  default = null
+}
+
+variable "memory_size" {
+  description = "Memory of the function in MB (128 is plenty: one event per invocation)."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds. Covers the SDK's own retries of throttled DynamoDB writes."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 900
+    error_message = "timeout must be between 1 and 900 seconds."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency of the function. null: unreserved (the account pool)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrent_executions == null ? true : var.reserved_concurrent_executions >= 0
+    error_message = "reserved_concurrent_executions must be 0 or more, or null."
+  }
+}
+
+variable "ignored_client_id_prefixes" {
+  description = "Client IDs starting with any of these are skipped (the original sample hard-coded \"iotconsole\", the AWS console's test client)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for prefix in var.ignored_client_id_prefixes : prefix != "" && !strcontains(prefix, ",")])
+    error_message = "ignored_client_id_prefixes must be non-empty strings without commas."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level of the function (its JSON logs): TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's log group, in days (a value CloudWatch Logs accepts; 0 keeps logs forever)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of 0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "ARN of a KMS key to encrypt the function's log group. null: CloudWatch Logs' default encryption."
+  type        = string
+  default     = null
+}
+
+variable "maximum_retry_attempts" {
+  description = "Times Lambda retries a failed asynchronous invocation (0-2) before sending the event to the failure destination."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 2
+    error_message = "maximum_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "maximum_event_age_in_seconds" {
+  description = "Age after which Lambda stops retrying an event and sends it to the failure destination (60-21600)."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 21600
+    error_message = "maximum_event_age_in_seconds must be between 60 and 21600."
+  }
+}
+
+# --- Topic rule and failures ------------------------------------------------
+
+variable "include_subscription_events" {
+  description = "Also send subscribe/unsubscribe lifecycle events to the function (they never change Status; the function logs and skips them)."
+  type        = bool
+  default     = false
+}
+
+variable "rule_enabled" {
+  description = "Whether the IoT topic rule is enabled."
+  type        = bool
+  default     = true
+}
+
+variable "dead_letter_queue" {
+  description = "An existing SQS queue to keep events that could not be delivered or stored (rule error action and the function's on-failure destination). null: the module creates one."
+  type = object({
+    arn = string
+    url = string
+  })
+  default = null
+}
+
+variable "dead_letter_queue_retention_seconds" {
+  description = "How long the module's dead-letter queue keeps a message (60 to 1209600 seconds)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dead_letter_queue_retention_seconds >= 60 && var.dead_letter_queue_retention_seconds <= 1209600
+    error_message = "dead_letter_queue_retention_seconds must be between 60 and 1209600."
+  }
+}
