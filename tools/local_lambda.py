@@ -5,9 +5,10 @@ The emulator cannot run Lambda code (that needs Docker), so this is how the demo
 end-to-end tests invoke the handler the module built: same binary, same environment
 variables and log settings, same AWS endpoint (AWS_ENDPOINT_URL is passed through).
 
-Usage: python tools/local_lambda.py --function NAME --package ZIP [EVENTS]
+Usage: python tools/local_lambda.py --function NAME --package ZIP [--summary] [EVENTS]
 EVENTS is a JSON Lines file of payloads (default: standard input). For each payload one
-JSON line is printed: {"payload": ..., "response": ...} or {"payload": ..., "error": ...}.
+JSON line is printed: {"payload": ..., "response": ...} or {"payload": ..., "error": ...},
+or with --summary one line for people: event type, client, version and the answer.
 The function's own log lines go to standard error. Exits non-zero if the runtime fails
 to start or dies.
 """
@@ -132,6 +133,17 @@ def runtime_environment(config: dict, api: RuntimeApi, task_root: str) -> dict:
     return env
 
 
+def summary(result: dict) -> str:
+    payload = result["payload"] if isinstance(result["payload"], dict) else {}
+    answer = result.get("response", result.get("error"))
+    return "{:14} {:16} v{:<4} -> {}".format(
+        str(payload.get("eventType")),
+        str(payload.get("clientId")),
+        str(payload.get("versionNumber", "-")),
+        json.dumps(answer),
+    )
+
+
 def forward(stream, sink) -> None:
     for line in iter(stream.readline, b""):
         sink.write(line.decode(errors="replace"))
@@ -142,6 +154,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--function", required=True, help="name of the deployed function")
     parser.add_argument("--package", required=True, help="the function's deployment zip")
+    parser.add_argument("--summary", action="store_true", help="print a line for people per event")
     parser.add_argument("events", nargs="?", help="JSON Lines of payloads (default: stdin)")
     args = parser.parse_args()
 
@@ -173,7 +186,8 @@ def main() -> int:
         threading.Thread(target=forward, args=(runtime.stdout, sys.stderr), daemon=True).start()
         try:
             for payload in payloads:
-                print(json.dumps(api.invoke(payload, runtime)), flush=True)
+                result = api.invoke(payload, runtime)
+                print(summary(result) if args.summary else json.dumps(result), flush=True)
         except RuntimeFailed as failure:
             print(f"local_lambda: {failure}", file=sys.stderr)
             return 1
