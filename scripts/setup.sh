@@ -36,9 +36,9 @@ export PATH="$TOOLS/venv/bin:$PATH"
 # Terraform: providers from a filesystem mirror when the machine carries one (offline
 # machines), from the public registry otherwise. Only the project's own commands use
 # this file; the caller's own CLI config is left alone.
+# No plugin cache: parallel inits race on a shared one (terraform #31964), and an
+# unpacked mirror is linked, not copied, anyway.
 export TF_CLI_CONFIG_FILE="$TOOLS/terraformrc"
-export TF_PLUGIN_CACHE_DIR="$TOOLS/plugin-cache"
-mkdir -p "$TF_PLUGIN_CACHE_DIR"
 mirror="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
 if [[ -d "$mirror/registry.terraform.io" ]]; then
   cat >"$TF_CLI_CONFIG_FILE" <<TFRC

@@ -1,0 +1,217 @@
+//go:build plan
+
+package test
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gruntwork-io/terratest/modules/terraform"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// planModule plans the module itself (the repository root, with the provider configured
+// from the environment) with the given variables.
+func planModule(t *testing.T, vars map[string]any) *terraform.PlanStruct {
+	t.Helper()
+	options := moduleOptions(t, vars)
+	terraform.InitContext(t, t.Context(), options)
+	terraform.PlanContext(t, t.Context(), options)
+	return terraform.ShowWithStructContext(t, t.Context(), options)
+}
+
+func moduleOptions(t *testing.T, vars map[string]any) *terraform.Options {
+	t.Helper()
+	target(t)
+	if _, ok := vars["name"]; !ok {
+		vars["name"] = uniqueName()
+	}
+	return terraform.WithDefaultRetryableErrors(t, &terraform.Options{
+		TerraformDir: copyRepo(t),
+		Vars:         vars,
+		EnvVars:      terraformEnv(t),
+		NoColor:      true,
+		PlanFilePath: "test.tfplan",
+	})
+}
+
+func planned(t *testing.T, plan *terraform.PlanStruct, address string) map[string]any {
+	t.Helper()
+	resource, ok := plan.ResourcePlannedValuesMap[address]
+	require.True(t, ok, "%s is not in the plan", address)
+	return resource.AttributeValues
+}
+
+// change is the planned "after" of a resource or of a data source read at apply.
+func change(t *testing.T, plan *terraform.PlanStruct, address string) map[string]any {
+	t.Helper()
+	resource, ok := plan.ResourceChangesMap[address]
+	require.True(t, ok, "%s is not in the plan", address)
+	after, ok := resource.Change.After.(map[string]any)
+	require.True(t, ok, "%s has no planned values", address)
+	return after
+}
+
+func TestPlanDefaults(t *testing.T) {
+	t.Parallel()
+	plan := planModule(t, map[string]any{})
+
+	table := planned(t, plan, "aws_dynamodb_table.connectivity")
+	assert.Equal(t, "DeviceConnectivity", table["name"])
+	assert.Equal(t, "ClientID", table["hash_key"])
+	assert.Equal(t, "PAY_PER_REQUEST", table["billing_mode"])
+	assert.Equal(t, true, table["point_in_time_recovery"].([]any)[0].(map[string]any)["enabled"])
+	assert.Equal(t, true, table["server_side_encryption"].([]any)[0].(map[string]any)["enabled"])
+	assert.Empty(t, table["global_secondary_index"])
+
+	function := planned(t, plan, "aws_lambda_function.this")
+	assert.Equal(t, "provided.al2023", function["runtime"])
+	assert.Equal(t, "bootstrap", function["handler"])
+	assert.Equal(t, []any{"x86_64"}, function["architectures"])
+	logging := function["logging_config"].([]any)[0].(map[string]any)
+	assert.Equal(t, "JSON", logging["log_format"])
+	assert.Equal(t, "INFO", logging["application_log_level"])
+	assert.Contains(t, plan.ResourceChangesMap, "terraform_data.build[0]", "the module builds the zip by default")
+
+	logs := planned(t, plan, "aws_cloudwatch_log_group.function")
+	assert.EqualValues(t, 30, logs["retention_in_days"])
+	assert.Equal(t, "/aws/lambda/"+function["function_name"].(string), logs["name"])
+
+	rule := planned(t, plan, "aws_iot_topic_rule.lifecycle")
+	assert.Equal(t, "SELECT * FROM '$aws/events/presence/+/+'", rule["sql"])
+	assert.Equal(t, "2016-03-23", rule["sql_version"])
+	assert.Len(t, rule["error_action"], 1)
+
+	queue := planned(t, plan, "aws_sqs_queue.dead_letter[0]")
+	assert.Equal(t, true, queue["sqs_managed_sse_enabled"])
+}
+
+func TestPlanVariables(t *testing.T) {
+	t.Parallel()
+
+	cases := []struct {
+		name  string
+		vars  map[string]any
+		check func(t *testing.T, plan *terraform.PlanStruct)
+	}{
+		{"table_name", map[string]any{"table_name": "Fleet-Status"}, func(t *testing.T, plan *terraform.PlanStruct) {
+			assert.Equal(t, "Fleet-Status", planned(t, plan, "aws_dynamodb_table.connectivity")["name"])
+			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
+			assert.Equal(t, "Fleet-Status", env.(map[string]any)["TABLE_NAME"])
+		}},
+		{"log_retention_in_days", map[string]any{"log_retention_in_days": 365}, func(t *testing.T, plan *terraform.PlanStruct) {
+			assert.EqualValues(t, 365, planned(t, plan, "aws_cloudwatch_log_group.function")["retention_in_days"])
+		}},
+		{"architecture", map[string]any{"architecture": "arm64"}, func(t *testing.T, plan *terraform.PlanStruct) {
+			assert.Equal(t, []any{"arm64"}, planned(t, plan, "aws_lambda_function.this")["architectures"])
+			assert.Contains(t, planned(t, plan, "aws_lambda_function.this")["filename"], "/arm64-")
+		}},
+		{"ignored_client_id_prefixes", map[string]any{"ignored_client_id_prefixes": []string{"iotconsole", "test-"}}, func(t *testing.T, plan *terraform.PlanStruct) {
+			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
+			assert.Equal(t, "iotconsole,test-", env.(map[string]any)["IGNORED_CLIENT_ID_PREFIXES"])
+		}},
+		{"log_level", map[string]any{"log_level": "DEBUG"}, func(t *testing.T, plan *terraform.PlanStruct) {
+			logging := planned(t, plan, "aws_lambda_function.this")["logging_config"].([]any)[0].(map[string]any)
+			assert.Equal(t, "DEBUG", logging["application_log_level"])
+		}},
+		{"item_ttl_days and status index", map[string]any{"item_ttl_days": 7, "status_index_enabled": true}, func(t *testing.T, plan *terraform.PlanStruct) {
+			table := planned(t, plan, "aws_dynamodb_table.connectivity")
+			ttl := table["ttl"].([]any)[0].(map[string]any)
+			assert.Equal(t, "ExpiresAt", ttl["attribute_name"])
+			index := table["global_secondary_index"].([]any)[0].(map[string]any)
+			assert.Equal(t, "ByStatus", index["name"])
+			assert.Equal(t, "Status", index["hash_key"])
+			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
+			assert.Equal(t, "604800", env.(map[string]any)["ITEM_TTL_SECONDS"])
+		}},
+		{"tags", map[string]any{"tags": map[string]string{"Team": "platform"}}, func(t *testing.T, plan *terraform.PlanStruct) {
+			for _, address := range []string{
+				"aws_dynamodb_table.connectivity", "aws_lambda_function.this", "aws_cloudwatch_log_group.function",
+				"aws_iot_topic_rule.lifecycle", "aws_iam_role.function", "aws_iam_role.rule_errors", "aws_sqs_queue.dead_letter[0]",
+			} {
+				assert.Equal(t, map[string]any{"Team": "platform"}, planned(t, plan, address)["tags"], address)
+			}
+		}},
+		{"subscription events", map[string]any{"include_subscription_events": true}, func(t *testing.T, plan *terraform.PlanStruct) {
+			sql := planned(t, plan, "aws_iot_topic_rule.lifecycle")["sql"].(string)
+			assert.Contains(t, sql, "'$aws/events/subscriptions/'")
+			assert.Contains(t, sql, "'$aws/events/presence/'")
+		}},
+		{"caller-supplied dead-letter queue", map[string]any{"dead_letter_queue": map[string]string{
+			"arn": "arn:aws:sqs:us-east-1:123456789012:existing", "url": "https://sqs.us-east-1.amazonaws.com/123456789012/existing",
+		}}, func(t *testing.T, plan *terraform.PlanStruct) {
+			assert.NotContains(t, plan.ResourceChangesMap, "aws_sqs_queue.dead_letter[0]")
+			invoke := planned(t, plan, "aws_lambda_function_event_invoke_config.this")
+			onFailure := invoke["destination_config"].([]any)[0].(map[string]any)["on_failure"].([]any)[0].(map[string]any)
+			assert.Equal(t, "arn:aws:sqs:us-east-1:123456789012:existing", onFailure["destination"])
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.check(t, planModule(t, tc.vars))
+		})
+	}
+}
+
+// The function may only update and read its own table's items, write its own log
+// group and send to its own queue: no wildcard actions, no wildcard resources beyond
+// the log streams of its own group.
+func TestPlanLeastPrivilege(t *testing.T) {
+	t.Parallel()
+	plan := planModule(t, map[string]any{})
+	policy := change(t, plan, "data.aws_iam_policy_document.function")
+	var actions []string
+	for _, statement := range policy["statement"].([]any) {
+		for _, action := range statement.(map[string]any)["actions"].([]any) {
+			actions = append(actions, action.(string))
+		}
+	}
+	sort.Strings(actions)
+	assert.Equal(t, []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}, actions)
+	for _, action := range actions {
+		assert.NotContains(t, action, "*")
+	}
+
+	permission := planned(t, plan, "aws_lambda_permission.iot")
+	assert.Equal(t, "iot.amazonaws.com", permission["principal"])
+	assert.Equal(t, "lambda:InvokeFunction", permission["action"])
+	assert.NotEmpty(t, permission["source_account"])
+	unknown := plan.ResourceChangesMap["aws_lambda_permission.iot"].Change.AfterUnknown.(map[string]any)
+	assert.Equal(t, true, unknown["source_arn"], "source_arn is the rule's ARN, known after apply")
+}
+
+func TestPlanPrebuiltPackageSkipsTheBuild(t *testing.T) {
+	t.Parallel()
+	plan := planModule(t, map[string]any{"package_path": "function/tests/fixtures/connected.json"})
+	assert.NotContains(t, plan.ResourceChangesMap, "terraform_data.build[0]")
+	assert.Equal(t, "function/tests/fixtures/connected.json", planned(t, plan, "aws_lambda_function.this")["filename"])
+}
+
+func TestPlanRejectsInvalidInput(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		vars    map[string]any
+		message string
+	}{
+		"retention":       {map[string]any{"log_retention_in_days": 8}, "log_retention_in_days must be one of"},
+		"architecture":    {map[string]any{"architecture": "sparc"}, "architecture must be x86_64 or arm64"},
+		"name":            {map[string]any{"name": "has spaces"}, "name must start with a letter"},
+		"table name":      {map[string]any{"table_name": "x"}, "table_name must be 3 to 255"},
+		"two packages":    {map[string]any{"package_path": "Cargo.toml", "s3_package": map[string]string{"bucket": "b", "key": "k"}}, "Set at most one of package_path and s3_package"},
+		"prefix w/ comma": {map[string]any{"ignored_client_id_prefixes": []string{"a,b"}}, "without commas"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			options := moduleOptions(t, tc.vars)
+			terraform.InitContext(t, t.Context(), options)
+			_, err := terraform.PlanContextE(t, t.Context(), options)
+			require.Error(t, err)
+			assert.Contains(t, strings.Join(strings.Fields(err.Error()), " "), tc.message)
+		})
+	}
+}
+
