@@ -214,4 +214,3 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		})
 	}
 }
-
