@@ -1,0 +1,443 @@
+//go:build e2e
+
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
+	"github.com/gruntwork-io/terratest/modules/retry"
+	"github.com/gruntwork-io/terratest/modules/terraform"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCompleteExample applies examples/complete, checks every resource through the
+// AWS API, proves that plans stay empty (also from a fresh checkout reusing the state)
+// and that a source change redeploys only the code, drives the deployed handler with
+// lifecycle events, then destroys and checks nothing is left.
+func TestCompleteExample(t *testing.T) {
+	t.Parallel()
+	where := target(t)
+	cfg := awsConfig(t)
+	name := uniqueName()
+	root := copyRepo(t)
+	options := terraform.WithDefaultRetryableErrors(t, &terraform.Options{
+		TerraformDir: filepath.Join(root, "examples", "complete"),
+		Vars:         map[string]any{"name": name, "region": cfg.Region},
+		EnvVars:      terraformEnv(t),
+		NoColor:      true,
+	})
+
+	out := map[string]string{}
+	defer assertNothingLeft(t, cfg, out)
+	defer terraform.DestroyContext(t, t.Context(), options)
+	terraform.InitAndApplyAndIdempotentContext(t, t.Context(), options)
+	for key, value := range terraform.OutputAllContext(t, t.Context(), options) {
+		if text, ok := value.(string); ok {
+			out[key] = text
+		}
+	}
+
+	t.Run("table", func(t *testing.T) { assertTable(t, cfg, out) })
+	t.Run("log group", func(t *testing.T) { assertLogGroup(t, cfg, out) })
+	t.Run("topic rule", func(t *testing.T) { assertTopicRule(t, cfg, out) })
+	t.Run("function", func(t *testing.T) { assertFunction(t, cfg, out) })
+	t.Run("iam policy", func(t *testing.T) { assertFunctionPolicy(t, cfg, out) })
+
+	t.Run("fresh checkout with existing state plans no change", func(t *testing.T) {
+		fresh := copyRepo(t)
+		freshDir := filepath.Join(fresh, "examples", "complete")
+		state, err := os.ReadFile(filepath.Join(options.TerraformDir, "terraform.tfstate"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(freshDir, "terraform.tfstate"), state, 0o600))
+		freshOptions := *options
+		freshOptions.TerraformDir = freshDir
+		terraform.InitContext(t, t.Context(), &freshOptions)
+		assert.Equal(t, 0, terraform.PlanExitCodeContext(t, t.Context(), &freshOptions), "a plan from a fresh checkout must be empty")
+	})
+
+	t.Run("a source change redeploys only the function code", func(t *testing.T) {
+		lib := filepath.Join(root, "function", "src", "lib.rs")
+		original, err := os.ReadFile(lib)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(lib, append(original, []byte("// changed by the test\n")...), 0o644))
+		defer os.WriteFile(lib, original, 0o644)
+		planOptions := *options
+		planOptions.PlanFilePath = filepath.Join(t.TempDir(), "change.tfplan")
+		terraform.PlanContext(t, t.Context(), &planOptions)
+		plan := terraform.ShowWithStructContext(t, t.Context(), &planOptions)
+		changed := map[string]string{}
+		for address, resource := range plan.ResourceChangesMap {
+			if !resource.Change.Actions.NoOp() && !resource.Change.Actions.Read() {
+				changed[address] = strings.Join(actionNames(resource.Change.Actions), ",")
+			}
+		}
+		assert.Equal(t, map[string]string{
+			"module.device_connectivity.terraform_data.build[0]":  "delete,create",
+			"module.device_connectivity.aws_lambda_function.this": "update",
+		}, changed)
+	})
+
+	t.Run("the deployed handler keeps status right", func(t *testing.T) {
+		assertHandler(t, cfg, where, options.TerraformDir, out)
+	})
+}
+
+func actionNames[T ~string](actions []T) []string {
+	names := make([]string, len(actions))
+	for i, action := range actions {
+		names[i] = string(action)
+	}
+	return names
+}
+
+func assertTable(t *testing.T, cfg aws.Config, out map[string]string) {
+	client := dynamodb.NewFromConfig(cfg)
+	table, err := client.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(out["dynamodb_table_name"])})
+	require.NoError(t, err)
+	require.Len(t, table.Table.KeySchema, 1)
+	assert.Equal(t, "ClientID", *table.Table.KeySchema[0].AttributeName)
+	assert.Equal(t, dynamodbtypes.KeyTypeHash, table.Table.KeySchema[0].KeyType)
+	assert.Equal(t, dynamodbtypes.BillingModePayPerRequest, table.Table.BillingModeSummary.BillingMode)
+	require.NotNil(t, table.Table.SSEDescription)
+	assert.Equal(t, dynamodbtypes.SSEStatusEnabled, table.Table.SSEDescription.Status)
+	require.Len(t, table.Table.GlobalSecondaryIndexes, 1)
+	assert.Equal(t, out["dynamodb_status_index_name"], *table.Table.GlobalSecondaryIndexes[0].IndexName)
+
+	backups, err := client.DescribeContinuousBackups(t.Context(), &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String(out["dynamodb_table_name"])})
+	require.NoError(t, err)
+	assert.Equal(t, dynamodbtypes.PointInTimeRecoveryStatusEnabled,
+		backups.ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus)
+
+	ttl, err := client.DescribeTimeToLive(t.Context(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(out["dynamodb_table_name"])})
+	require.NoError(t, err)
+	assert.Equal(t, "ExpiresAt", aws.ToString(ttl.TimeToLiveDescription.AttributeName))
+}
+
+func assertLogGroup(t *testing.T, cfg aws.Config, out map[string]string) {
+	groups, err := cloudwatchlogs.NewFromConfig(cfg).DescribeLogGroups(t.Context(), &cloudwatchlogs.DescribeLogGroupsInput{
+		LogGroupNamePrefix: aws.String(out["cloudwatch_log_group_name"]),
+	})
+	require.NoError(t, err)
+	require.Len(t, groups.LogGroups, 1)
+	assert.Equal(t, "/aws/lambda/"+out["lambda_function_name"], *groups.LogGroups[0].LogGroupName)
+	assert.Equal(t, int32(30), aws.ToInt32(groups.LogGroups[0].RetentionInDays))
+}
+
+func assertTopicRule(t *testing.T, cfg aws.Config, out map[string]string) {
+	rule, err := iot.NewFromConfig(cfg).GetTopicRule(t.Context(), &iot.GetTopicRuleInput{RuleName: aws.String(out["iot_topic_rule_name"])})
+	require.NoError(t, err)
+	assert.Equal(t, "SELECT * FROM '$aws/events/presence/+/+'", aws.ToString(rule.Rule.Sql))
+	assert.Equal(t, "2016-03-23", aws.ToString(rule.Rule.AwsIotSqlVersion))
+	require.Len(t, rule.Rule.Actions, 1)
+	require.NotNil(t, rule.Rule.Actions[0].Lambda)
+	assert.Equal(t, out["lambda_function_arn"], aws.ToString(rule.Rule.Actions[0].Lambda.FunctionArn))
+	require.NotNil(t, rule.Rule.ErrorAction)
+	require.NotNil(t, rule.Rule.ErrorAction.Sqs)
+	assert.Equal(t, out["dead_letter_queue_url"], aws.ToString(rule.Rule.ErrorAction.Sqs.QueueUrl))
+}
+
+func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
+	client := lambda.NewFromConfig(cfg)
+	function, err := client.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(out["lambda_function_name"])})
+	require.NoError(t, err)
+	assert.Equal(t, "provided.al2023", string(function.Runtime))
+	assert.Equal(t, "bootstrap", aws.ToString(function.Handler))
+	assert.Equal(t, []string{"x86_64"}, actionNames(function.Architectures))
+	assert.Equal(t, out["iam_role_arn"], aws.ToString(function.Role))
+	assert.Equal(t, map[string]string{
+		"TABLE_NAME":                 out["dynamodb_table_name"],
+		"IGNORED_CLIENT_ID_PREFIXES": "iotconsole",
+		"ITEM_TTL_SECONDS":           "7776000",
+	}, function.Environment.Variables)
+	require.NotNil(t, function.LoggingConfig)
+	assert.Equal(t, "JSON", string(function.LoggingConfig.LogFormat))
+	assert.Equal(t, out["cloudwatch_log_group_name"], aws.ToString(function.LoggingConfig.LogGroup))
+
+	invoke, err := client.GetFunctionEventInvokeConfig(t.Context(), &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(out["lambda_function_name"])})
+	require.NoError(t, err)
+	assert.Equal(t, out["dead_letter_queue_arn"], aws.ToString(invoke.DestinationConfig.OnFailure.Destination))
+
+	policy, err := client.GetPolicy(t.Context(), &lambda.GetPolicyInput{FunctionName: aws.String(out["lambda_function_name"])})
+	require.NoError(t, err)
+	var document struct {
+		Statement []struct {
+			Principal map[string]string
+			Action    string
+			Condition map[string]map[string]string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(aws.ToString(policy.Policy)), &document))
+	require.Len(t, document.Statement, 1)
+	statement := document.Statement[0]
+	assert.Equal(t, "iot.amazonaws.com", statement.Principal["Service"])
+	assert.Equal(t, "lambda:InvokeFunction", statement.Action)
+	assert.Equal(t, out["iot_topic_rule_arn"], statement.Condition["ArnLike"]["AWS:SourceArn"])
+	assert.NotEmpty(t, statement.Condition["StringEquals"]["AWS:SourceAccount"])
+}
+
+// Only the actions the handler uses, only on the module's own resources.
+func assertFunctionPolicy(t *testing.T, cfg aws.Config, out map[string]string) {
+	policy, err := iam.NewFromConfig(cfg).GetRolePolicy(t.Context(), &iam.GetRolePolicyInput{
+		RoleName: aws.String(out["iam_role_name"]), PolicyName: aws.String("device-connectivity"),
+	})
+	require.NoError(t, err)
+	text, err := url.QueryUnescape(aws.ToString(policy.PolicyDocument))
+	require.NoError(t, err)
+	var document struct {
+		Statement []struct {
+			Sid      string
+			Effect   string
+			Action   any
+			Resource any
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(text), &document))
+	granted := map[string][]string{}
+	for _, statement := range document.Statement {
+		assert.Equal(t, "Allow", statement.Effect)
+		for _, action := range strings_(statement.Action) {
+			assert.NotContains(t, action, "*")
+			granted[action] = strings_(statement.Resource)
+		}
+	}
+	assert.Equal(t, map[string][]string{
+		"dynamodb:GetItem":     {out["dynamodb_table_arn"]},
+		"dynamodb:UpdateItem":  {out["dynamodb_table_arn"]},
+		"logs:CreateLogStream": {logGroupArn(out) + ":*"},
+		"logs:PutLogEvents":    {logGroupArn(out) + ":*"},
+		"sqs:SendMessage":      {out["dead_letter_queue_arn"]},
+	}, granted)
+}
+
+func logGroupArn(out map[string]string) string {
+	// arn:aws:dynamodb:REGION:ACCOUNT:table/NAME -> arn:aws:logs:REGION:ACCOUNT:log-group:NAME
+	parts := strings.SplitN(out["dynamodb_table_arn"], ":", 6)
+	return strings.Join([]string{parts[0], parts[1], "logs", parts[3], parts[4], "log-group:" + out["cloudwatch_log_group_name"]}, ":")
+}
+
+// strings_ reads an IAM field that is a string or a list of strings.
+func strings_(field any) []string {
+	switch value := field.(type) {
+	case string:
+		return []string{value}
+	case []any:
+		result := make([]string, 0, len(value))
+		for _, item := range value {
+			result = append(result, item.(string))
+		}
+		return result
+	}
+	return nil
+}
+
+type invocation struct {
+	Payload  json.RawMessage   `json:"payload"`
+	Response map[string]string `json:"response"`
+	Error    any               `json:"error"`
+}
+
+// assertHandler sends lifecycle events, out of order and duplicated, through the
+// deployed handler: on the emulator its bootstrap runs under a local Runtime API
+// (tools/local_lambda.py), on AWS the function is invoked.
+func assertHandler(t *testing.T, cfg aws.Config, where, exampleDir string, out map[string]string) {
+	const t0 = 1_671_506_794_644
+	const hour = 3_600_000
+	event := func(kind, client string, version, offset int64, extra string) string {
+		return `{"eventType":"` + kind + `","clientId":"` + client + `","versionNumber":` +
+			jsonNumber(version) + `,"timestamp":` + jsonNumber(t0+offset) + extra + `}`
+	}
+	reset, daily, ignored := out["lambda_function_name"]+"-reset", out["lambda_function_name"]+"-daily", "iotconsole-"+out["lambda_function_name"]
+	events := []string{
+		// Scenario 7 of the original sample, delivered as (d10, d0, c0).
+		event("disconnected", reset, 10, 0, ""),
+		event("disconnected", reset, 0, hour+1, `,"disconnectReason":"CLIENT_INITIATED_DISCONNECT"`),
+		event("connected", reset, 0, hour, `,"ipAddress":"192.0.2.7"`),
+		// A device online every few hours, each session at version 0; a late duplicate.
+		event("connected", daily, 0, 0, ""),
+		event("disconnected", daily, 0, 1, ""),
+		event("connected", daily, 0, 3*hour, `,"thingName":"daily-thing"`),
+		event("connected", daily, 0, 0, ""),
+		event("connected", ignored, 0, 0, ""),
+		`{"clientId":"` + daily + `","eventType":"rebooted"}`,
+	}
+	results := invoke(t, cfg, where, exampleDir, out, events)
+	var outcomes []string
+	for _, result := range results {
+		require.Nil(t, result.Error, "invocation failed: %s", result.Payload)
+		outcomes = append(outcomes, result.Response["outcome"])
+	}
+	assert.Equal(t, []string{"applied", "applied", "applied", "applied", "applied", "applied", "stale", "skipped", "skipped"}, outcomes)
+
+	item := func(client string) map[string]dynamodbtypes.AttributeValue {
+		got, err := dynamodb.NewFromConfig(cfg).GetItem(t.Context(), &dynamodb.GetItemInput{
+			TableName:      aws.String(out["dynamodb_table_name"]),
+			Key:            map[string]dynamodbtypes.AttributeValue{"ClientID": &dynamodbtypes.AttributeValueMemberS{Value: client}},
+			ConsistentRead: aws.Bool(true),
+		})
+		require.NoError(t, err)
+		return got.Item
+	}
+	text := func(item map[string]dynamodbtypes.AttributeValue, name string) string {
+		switch value := item[name].(type) {
+		case *dynamodbtypes.AttributeValueMemberS:
+			return value.Value
+		case *dynamodbtypes.AttributeValueMemberN:
+			return value.Value
+		}
+		return ""
+	}
+	resetItem := item(reset)
+	assert.Equal(t, "Disconnected", text(resetItem, "Status"))
+	assert.Equal(t, "0", text(resetItem, "ConnectVersionNum"))
+	assert.Equal(t, jsonNumber(t0+hour), text(resetItem, "ConnectTime"))
+	assert.Equal(t, jsonNumber(t0+hour+1), text(resetItem, "DisconnectTime"))
+	assert.Equal(t, "CLIENT_INITIATED_DISCONNECT", text(resetItem, "DisconnectReason"))
+	assert.Equal(t, "192.0.2.7", text(resetItem, "IpAddress"))
+
+	dailyItem := item(daily)
+	assert.Equal(t, "Connected", text(dailyItem, "Status"))
+	assert.Equal(t, jsonNumber(t0+3*hour), text(dailyItem, "ConnectTime"))
+	assert.Equal(t, "daily-thing", text(dailyItem, "ThingName"))
+	assert.NotEmpty(t, text(dailyItem, "ExpiresAt"), "item TTL is configured in the example")
+
+	assert.Empty(t, item(ignored), "ignored clients are never written")
+}
+
+func jsonNumber(n int64) string {
+	data, _ := json.Marshal(n)
+	return string(data)
+}
+
+func invoke(t *testing.T, cfg aws.Config, where, exampleDir string, out map[string]string, events []string) []invocation {
+	var results []invocation
+	if where == targetAWS {
+		client := lambda.NewFromConfig(cfg)
+		for _, event := range events {
+			response, err := client.Invoke(t.Context(), &lambda.InvokeInput{
+				FunctionName: aws.String(out["lambda_function_name"]),
+				Payload:      []byte(event),
+			})
+			require.NoError(t, err)
+			result := invocation{Payload: json.RawMessage(event)}
+			if response.FunctionError != nil {
+				result.Error = string(response.Payload)
+			} else {
+				require.NoError(t, json.Unmarshal(response.Payload, &result.Response))
+			}
+			results = append(results, result)
+		}
+		return results
+	}
+	python := os.Getenv("LOCAL_LAMBDA_PYTHON")
+	if python == "" {
+		python = filepath.Join(repoRoot(t), ".tools", "venv", "bin", "python")
+	}
+	command := exec.CommandContext(t.Context(), python, filepath.Join(repoRoot(t), "tools", "local_lambda.py"),
+		"--function", out["lambda_function_name"],
+		"--package", filepath.Join(exampleDir, out["lambda_package_path"]))
+	command.Stdin = strings.NewReader(strings.Join(events, "\n") + "\n")
+	var stderr bytes.Buffer
+	command.Stderr = &stderr
+	output, err := command.Output()
+	require.NoError(t, err, "local_lambda.py: %s", stderr.String())
+	t.Logf("function logs:\n%s", stderr.String())
+	scanner := bufio.NewScanner(bytes.NewReader(output))
+	for scanner.Scan() {
+		var result invocation
+		require.NoError(t, json.Unmarshal(scanner.Bytes(), &result))
+		results = append(results, result)
+	}
+	require.Len(t, results, len(events))
+	return results
+}
+
+// assertNothingLeft runs after terraform destroy: every resource the module created is
+// gone (retried, as deletions are eventually consistent on AWS).
+func assertNothingLeft(t *testing.T, cfg aws.Config, out map[string]string) {
+	if len(out) == 0 {
+		return // the apply failed before any output: nothing to look up by name
+	}
+	ctx := t.Context()
+	checks := map[string]func() error{
+		"table": func() error {
+			_, err := dynamodb.NewFromConfig(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(out["dynamodb_table_name"])})
+			return err
+		},
+		"function": func() error {
+			_, err := lambda.NewFromConfig(cfg).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(out["lambda_function_name"])})
+			return err
+		},
+		"topic rule": func() error {
+			_, err := iot.NewFromConfig(cfg).GetTopicRule(ctx, &iot.GetTopicRuleInput{RuleName: aws.String(out["iot_topic_rule_name"])})
+			return err
+		},
+		"function role": func() error {
+			_, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(out["iam_role_name"])})
+			return err
+		},
+		"queue": func() error {
+			_, err := sqs.NewFromConfig(cfg).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(out["dead_letter_queue_url"])})
+			return err
+		},
+		"log group": func() error {
+			groups, err := cloudwatchlogs.NewFromConfig(cfg).DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{
+				LogGroupNamePrefix: aws.String(out["cloudwatch_log_group_name"]),
+			})
+			if err == nil && len(groups.LogGroups) == 0 {
+				return errNoLogGroup
+			}
+			return err
+		},
+	}
+	for what, lookup := range checks {
+		retry.DoWithRetry(t, what+" is gone", 12, 5*time.Second, func() (string, error) {
+			err := lookup()
+			if isNotFound(err) {
+				return "gone", nil
+			}
+			return "", fmt.Errorf("still there, or the lookup failed: %v", err)
+		})
+	}
+}
+
+var errNoLogGroup = errors.New("no such log group")
+
+// isNotFound says whether a lookup failed because the resource does not exist.
+func isNotFound(err error) bool {
+	if errors.Is(err, errNoLogGroup) {
+		return true
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode() {
+	case "ResourceNotFoundException", "NoSuchEntity", "QueueDoesNotExist",
+		"AWS.SimpleQueueService.NonExistentQueue",
+		// IoT answers GetTopicRule for a missing rule with UnauthorizedException.
+		"UnauthorizedException":
+		return true
+	}
+	return false
+}
