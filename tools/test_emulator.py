@@ -1,0 +1,151 @@
+"""Tests of the emulator's patches (tools/emulator.py) against a real moto server.
+
+Run: python -m unittest discover -s tools -p 'test_*.py'  (with .tools/venv's python)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+import unittest
+import zipfile
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.dynamodb import models as dynamodb_models
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+import emulator
+
+emulator.apply_patches()
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+class EmulatorTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        cls.server.start()
+        host, port = cls.server.get_host_and_port()
+        cls.session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        cls.endpoint = f"http://{host}:{port}"
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.stop()
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+    def test_topic_rule_tags_round_trip(self) -> None:
+        iot = self.client("iot")
+        payload = {"sql": "SELECT * FROM 'a'", "actions": [], "ruleDisabled": False}
+        iot.create_topic_rule(ruleName="tagged", topicRulePayload=payload, tags="team=platform&env=test")
+        arn = iot.get_topic_rule(ruleName="tagged")["ruleArn"]
+
+        def tags() -> dict:
+            return {t["Key"]: t["Value"] for t in iot.list_tags_for_resource(resourceArn=arn)["tags"]}
+
+        self.assertEqual(tags(), {"team": "platform", "env": "test"})
+        iot.tag_resource(resourceArn=arn, tags=[{"Key": "owner", "Value": "me"}])
+        iot.untag_resource(resourceArn=arn, tagKeys=["env"])
+        self.assertEqual(tags(), {"team": "platform", "owner": "me"})
+        iot.delete_topic_rule(ruleName="tagged")
+        self.assertEqual(tags(), {})
+
+    def test_lambda_keeps_logging_config(self) -> None:
+        iam, lambda_ = self.client("iam"), self.client("lambda")
+        role = iam.create_role(
+            RoleName="fn-role",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            archive.writestr("bootstrap", "#!/bin/sh\n")
+        lambda_.create_function(
+            FunctionName="fn",
+            Runtime="provided.al2023",
+            Role=role,
+            Handler="bootstrap",
+            Code={"ZipFile": package.getvalue()},
+            LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"},
+        )
+        config = lambda_.get_function_configuration(FunctionName="fn")["LoggingConfig"]
+        self.assertEqual(
+            config,
+            {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO", "LogGroup": "/aws/lambda/fn"},
+        )
+        lambda_.update_function_configuration(FunctionName="fn", LoggingConfig={"LogFormat": "Text"})
+        config = lambda_.get_function_configuration(FunctionName="fn")["LoggingConfig"]
+        self.assertEqual(config, {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn"})
+
+    def test_conditional_writes_are_atomic(self) -> None:
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName="counter",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        dynamodb.put_item(TableName="counter", Item={"id": {"S": "x"}, "n": {"N": "0"}})
+        # Compare-and-set increments from many threads: with atomic conditional writes,
+        # successes equal the final count. Evaluating each condition is slowed down so
+        # that, without the patch, concurrent writes reliably pass the same condition.
+        successes = []
+        original_parser = dynamodb_models.create_condition_expression_parser
+
+        def slow_parser(*args, **kwargs):
+            parser = original_parser(*args, **kwargs)
+            parse = parser.parse
+
+            def slow_parse():
+                condition = parse()
+                check = condition.expr
+
+                def slow_check(item):
+                    passed = check(item)
+                    time.sleep(0.005)  # between the check and the write
+                    return passed
+
+                condition.expr = slow_check
+                return condition
+
+            parser.parse = slow_parse
+            return parser
+
+        dynamodb_models.create_condition_expression_parser = slow_parser
+        self.addCleanup(setattr, dynamodb_models, "create_condition_expression_parser", original_parser)
+
+        def worker() -> None:
+            client = self.client("dynamodb")
+            for _ in range(25):
+                current = client.get_item(TableName="counter", Key={"id": {"S": "x"}}, ConsistentRead=True)
+                n = int(current["Item"]["n"]["N"])
+                try:
+                    client.update_item(
+                        TableName="counter",
+                        Key={"id": {"S": "x"}},
+                        UpdateExpression="SET n = :next",
+                        ConditionExpression="n = :seen",
+                        ExpressionAttributeValues={":next": {"N": str(n + 1)}, ":seen": {"N": str(n)}},
+                    )
+                    successes.append(1)
+                except ClientError as error:
+                    self.assertEqual(error.response["Error"]["Code"], "ConditionalCheckFailedException")
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        final = dynamodb.get_item(TableName="counter", Key={"id": {"S": "x"}})["Item"]["n"]["N"]
+        self.assertEqual(int(final), len(successes))
+
+
+if __name__ == "__main__":
+    unittest.main()
