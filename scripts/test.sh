@@ -1,9 +1,56 @@
 #!/usr/bin/env bash
-# Runs every test of the project. Installs what a fresh machine lacks first.
+# Runs every check and test of the project, installing what a fresh machine lacks first.
+#
+#   scripts/test.sh              everything, against a local AWS API emulator it starts
+#   scripts/test.sh --real-aws   the Terratest suite against the account of the current
+#                                AWS credentials and AWS_REGION (costs a few cents; the
+#                                Rust and emulator tests still run locally)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/setup.sh"
+source "$ROOT/scripts/emulator.sh"
+cd "$ROOT"
 
-echo "== Rust: fmt, clippy, tests"
+real_aws=false
+[[ "${1:-}" == "--real-aws" ]] && real_aws=true
+
+section() { printf '\n== %s\n' "$*"; }
+
+section "Rust: format and lints"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+section "Terraform: format and validate"
+terraform fmt -check -recursive -diff
+for dir in . examples/complete; do
+  (cd "$dir" && terraform init -backend=false -input=false >/dev/null && terraform validate -no-color)
+done
+
+section "README: inputs and outputs tables match variables.tf and outputs.tf"
+python tools/tfdocs.py --check
+
+section "Go: format and vet"
+unformatted="$(cd test && gofmt -l .)"
+[[ -z "$unformatted" ]] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
+(cd test && go vet -tags plan,e2e ./...)
+
+section "Static analysis: checkov"
+scripts/checkov.sh
+
+section "Emulator patches"
+python -m unittest discover -s tools -p 'test_*.py'
+
+if $real_aws; then
+  unset AWS_ENDPOINT_URL
+  [[ -n "${AWS_REGION:-}" ]] || { echo "--real-aws needs AWS_REGION" >&2; exit 1; }
+else
+  start_emulator
+fi
+# Every Go test must run: with no AWS target a test fails instead of skipping.
+export REQUIRE_AWS_TARGET=1
+
+section "Rust: unit, property and emulator-backed tests"
+# The Rust tests always use an emulator: their own when --real-aws unset the shared one.
+cargo test --workspace --locked
+
+section "Terratest: plan and end-to-end tiers"
+(cd test && go test -tags plan,e2e -count=1 -timeout 60m ./...)

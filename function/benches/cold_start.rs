@@ -1,1 +1,65 @@
-fn main() {}
+//! Cold start: time from exec of the `bootstrap` binary to its first request to the
+//! Lambda Runtime API (GET .../invocation/next), against a local stand-in that accepts
+//! the connection. Everything the function does at start (config, SDK client) counts.
+//! Run: cargo bench --bench cold_start   (COLD_START_RUNS, default 50)
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    // cargo passes --bench; nothing else to parse.
+    let runs: usize = std::env::var("COLD_START_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(50);
+    let bootstrap = env!("CARGO_BIN_EXE_bootstrap");
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        samples.push(time_to_first_request(bootstrap));
+    }
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "cold start of {bootstrap} ({runs} runs): min {:.2} ms, median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+        ms(samples[0]),
+        ms(samples[runs / 2]),
+        ms(samples[runs * 9 / 10]),
+        ms(samples[runs - 1]),
+    );
+}
+
+fn time_to_first_request(bootstrap: &str) -> Duration {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let address = listener.local_addr().expect("local address");
+    let started = Instant::now();
+    let mut child = Command::new(bootstrap)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cold-start")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("TABLE_NAME", "DeviceConnectivity")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_SESSION_TOKEN", "testing")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start bootstrap");
+    let (stream, _) = listener.accept().expect("bootstrap connects");
+    let mut request_line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut request_line)
+        .expect("read request line");
+    let elapsed = started.elapsed();
+    assert!(
+        request_line.starts_with("GET /2018-06-01/runtime/invocation/next"),
+        "unexpected first request: {request_line:?}"
+    );
+    child.kill().ok();
+    child.wait().ok();
+    elapsed
+}
