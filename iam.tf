@@ -2,24 +2,36 @@
 # own log group and send to its own failure destination; the rule's error action may
 # send to the dead-letter queue. Nothing else.
 
-data "aws_iam_policy_document" "function_assume" {
+# Who may assume each role: Lambda for the function, IoT for the rule's error action.
+# IoT passes aws:SourceAccount when it assumes a rule's role, so that role is also scoped
+# to this account (the confused-deputy guard AWS IoT recommends); Lambda does not pass it
+# for execution roles.
+data "aws_iam_policy_document" "assume" {
+  for_each = {
+    function    = "lambda.amazonaws.com"
+    rule_errors = "iot.amazonaws.com"
+  }
+
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
+      identifiers = [each.value]
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+    dynamic "condition" {
+      for_each = each.key == "rule_errors" ? [local.account_id] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [condition.value]
+      }
     }
   }
 }
 
 resource "aws_iam_role" "function" {
   name               = "${var.name}-device-connectivity"
-  assume_role_policy = data.aws_iam_policy_document.function_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["function"].json
   tags               = var.tags
 }
 
@@ -67,24 +79,9 @@ resource "aws_iam_role_policy" "function" {
 
 # --- The topic rule's error action ------------------------------------------
 
-data "aws_iam_policy_document" "rule_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["iot.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "rule_errors" {
   name               = "${var.name}-iot-rule-errors"
-  assume_role_policy = data.aws_iam_policy_document.rule_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["rule_errors"].json
   tags               = var.tags
 }
 
