@@ -110,25 +110,21 @@ impl Processor {
             }
         };
         let result = self.apply(&event).await;
-        let (client_id, event_type, version_number) = (
-            event.client_id(),
-            event.event_type(),
-            event.version_number(),
-        );
+        // Field names as in the event payload, so log queries read like the events.
         match &result {
             Ok((outcome, round_trips)) => info!(
-                client_id,
-                event_type,
-                version_number,
+                clientId = event.client_id(),
+                eventType = event.event_type(),
+                versionNumber = event.version_number(),
                 timestamp = event.timestamp(),
                 outcome = outcome.as_str(),
-                round_trips,
+                roundTrips = round_trips,
                 "lifecycle event processed"
             ),
             Err(err) => error!(
-                client_id,
-                event_type,
-                version_number,
+                clientId = event.client_id(),
+                eventType = event.event_type(),
+                versionNumber = event.version_number(),
                 outcome = "failed",
                 error = %err,
                 %payload,
