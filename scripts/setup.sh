@@ -20,7 +20,6 @@ need() {
 need terraform "Install Terraform >= 1.5.7 (https://developer.hashicorp.com/terraform/install)."
 need cargo "Install Rust with rustup (https://rustup.rs)."
 need python3 "Install Python >= 3.9."
-need go "Install Go >= 1.26 (the Terratest suite needs it)."
 
 # Python tools, reinstalled only when tools/requirements.txt changes.
 stamp="$TOOLS/venv/.requirements.sha256"
@@ -53,7 +52,9 @@ else
   : >"$TF_CLI_CONFIG_FILE"
 fi
 
-# Go modules for the Terratest suite (the compile itself happens in go test).
-if [[ -f "$ROOT/test/go.mod" ]]; then
+# Go modules for the Terratest suite (the compile itself happens in go test). The demo
+# does not need Go; the test command does.
+if [[ "${NEED_GO:-}" == 1 ]]; then
+  need go "Install Go >= 1.26 (the Terratest suite needs it)."
   (cd "$ROOT/test" && go mod download)
 fi

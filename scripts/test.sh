@@ -6,6 +6,7 @@
 #                                AWS credentials and AWS_REGION (costs a few cents; the
 #                                Rust and emulator tests still run locally)
 set -euo pipefail
+export NEED_GO=1
 source "$(dirname "$0")/setup.sh"
 source "$ROOT/scripts/emulator.sh"
 cd "$ROOT"
@@ -21,7 +22,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 section "Terraform: format and validate"
 terraform fmt -check -recursive -diff
-for dir in . examples/complete; do
+for dir in . examples/complete examples/prebuilt-package; do
   (cd "$dir" && terraform init -backend=false -input=false >/dev/null && terraform validate -no-color)
 done
 

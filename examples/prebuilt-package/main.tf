@@ -1,0 +1,17 @@
+# The module as a stack without a Rust toolchain consumes it (Terraform Cloud workers,
+# locked-down CI): deploying a zip built elsewhere, from disk or from S3.
+
+provider "aws" {
+  region = var.region
+}
+
+module "device_connectivity" {
+  source = "../.."
+
+  name       = var.name
+  table_name = "${var.name}-DeviceConnectivity"
+
+  # Exactly one of the two.
+  package_path = var.s3_bucket == null ? var.package_path : null
+  s3_package   = var.s3_bucket == null ? null : { bucket = var.s3_bucket, key = var.s3_key }
+}

@@ -1,0 +1,29 @@
+variable "name" {
+  description = "Prefix of every resource."
+  type        = string
+  default     = "iot-connectivity"
+}
+
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "package_path" {
+  description = "A zip holding `bootstrap`, e.g. from `cargo lambda build --release --output-format zip --bin bootstrap`."
+  type        = string
+  default     = "bootstrap.zip"
+}
+
+variable "s3_bucket" {
+  description = "Bucket of a zip in S3, used instead of package_path when set."
+  type        = string
+  default     = null
+}
+
+variable "s3_key" {
+  description = "Key of the zip in s3_bucket."
+  type        = string
+  default     = "iot-device-connectivity/bootstrap.zip"
+}
