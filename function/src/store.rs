@@ -491,7 +491,7 @@ fn number_attr<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
 }
 
 /// The ordering state stored in an item.
-pub fn latest_of(item: &Item) -> Latest {
+fn latest_of(item: &Item) -> Latest {
     let mark = |presence| {
         let (version_attr, time_attr) = presence_attrs(presence);
         Some(Mark {
