@@ -1,11 +1,14 @@
-"""Runs a deployed function's real `bootstrap` locally, under a stand-in for the Lambda
-Runtime API, with the configuration the function has in the AWS API it was deployed to.
+"""Runs a function's real `bootstrap` locally, under a stand-in for the Lambda Runtime API.
 
-The emulator cannot run Lambda code (that needs Docker), so this is how the demo and the
-end-to-end tests invoke the handler the module built: same binary, same environment
-variables and log settings, same AWS endpoint (AWS_ENDPOINT_URL is passed through).
+With --function, it takes the configuration the function has in the AWS API it was
+deployed to (environment, log settings, timeout). The emulator cannot run Lambda code (that
+needs Docker), so this is how the demo and the end-to-end tests invoke the handler the
+module built: same binary, same configuration, same AWS endpoint (AWS_ENDPOINT_URL and the
+other AWS_* variables are passed through). Without --function it runs any bootstrap with
+the --env settings given, as the Rust tests of the binary do.
 
-Usage: python tools/local_lambda.py --function NAME --package ZIP [--summary] [EVENTS]
+Usage: python tools/local_lambda.py (--package ZIP | --bootstrap FILE) [--function NAME]
+                                    [--env KEY=VALUE ...] [--summary] [EVENTS]
 EVENTS is a JSON Lines file of payloads (default: standard input). For each payload one
 JSON line is printed: {"payload": ..., "response": ...} or {"payload": ..., "error": ...},
 or with --summary one line for people: event type, client, version and the answer.
@@ -110,7 +113,7 @@ class RuntimeApiHandler(BaseHTTPRequestHandler):
         self._reply(404)
 
 
-def runtime_environment(config: dict, api: RuntimeApi, task_root: str) -> dict:
+def runtime_environment(config: dict, api: RuntimeApi, task_root: str, extra: dict) -> dict:
     logging_config = config.get("LoggingConfig") or {}
     env = {
         # What a Lambda sandbox gives a custom runtime.
@@ -130,6 +133,7 @@ def runtime_environment(config: dict, api: RuntimeApi, task_root: str) -> dict:
     # The caller's AWS settings: endpoint, region, credentials.
     env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in env})
     env.update((config.get("Environment") or {}).get("Variables") or {})
+    env.update(extra)
     return env
 
 
@@ -152,34 +156,49 @@ def forward(stream, sink) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--function", required=True, help="name of the deployed function")
-    parser.add_argument("--package", required=True, help="the function's deployment zip")
+    code = parser.add_mutually_exclusive_group(required=True)
+    code.add_argument("--package", help="the function's deployment zip")
+    code.add_argument("--bootstrap", help="a bootstrap executable")
+    parser.add_argument("--function", help="take the configuration of this deployed function")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment")
     parser.add_argument("--summary", action="store_true", help="print a line for people per event")
     parser.add_argument("events", nargs="?", help="JSON Lines of payloads (default: stdin)")
     args = parser.parse_args()
 
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    lambda_api = boto3.client("lambda", region_name=region)
-    config = lambda_api.get_function_configuration(FunctionName=args.function)
-    if not config.get("Runtime", "").startswith("provided"):
-        print(f"local_lambda: {args.function} is not a custom runtime function", file=sys.stderr)
-        return 2
+    if args.function:
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        lambda_api = boto3.client("lambda", region_name=region)
+        config = lambda_api.get_function_configuration(FunctionName=args.function)
+        if not config.get("Runtime", "").startswith("provided"):
+            print(f"local_lambda: {args.function} is not a custom runtime function", file=sys.stderr)
+            return 2
+    else:
+        config = {
+            "FunctionName": "local",
+            "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:local",
+            "Timeout": 30,
+            "LoggingConfig": {"LogFormat": "JSON"},
+        }
+    extra_env = dict(setting.split("=", 1) for setting in args.env)
 
     lines = open(args.events) if args.events else sys.stdin
     payloads = [json.loads(line) for line in lines if line.strip()]
 
     with tempfile.TemporaryDirectory() as task_root:
-        with zipfile.ZipFile(args.package) as package:
-            package.extractall(task_root)
-        bootstrap = os.path.join(task_root, "bootstrap")
-        os.chmod(bootstrap, 0o755)
+        if args.package:
+            with zipfile.ZipFile(args.package) as package:
+                package.extractall(task_root)
+            bootstrap = os.path.join(task_root, "bootstrap")
+            os.chmod(bootstrap, 0o755)
+        else:
+            bootstrap = os.path.abspath(args.bootstrap)
 
         api = RuntimeApi(config["FunctionArn"], int(config.get("Timeout", 3)))
         threading.Thread(target=api.serve_forever, daemon=True).start()
         runtime = subprocess.Popen(
             [bootstrap],
             cwd=task_root,
-            env=runtime_environment(config, api, task_root),
+            env=runtime_environment(config, api, task_root, extra_env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

@@ -36,7 +36,8 @@ struct Response {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env(None)?;
+    let config = Config::from_env(None)
+        .inspect_err(|err| lambda_runtime::tracing::error!(error = %err, "cannot start"))?;
     // Built once per sandbox; credentials resolve lazily on the first request, so
     // nothing here waits on the network (cold start stays in single-digit ms).
     let aws = aws_config::load_from_env().await;

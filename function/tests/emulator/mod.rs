@@ -18,21 +18,30 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-fn repository_root() -> PathBuf {
+pub fn repository_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("function/ has a parent")
         .to_path_buf()
 }
 
+/// The Python with the project's tools (scripts/setup.sh installs it).
+pub fn python() -> PathBuf {
+    std::env::var_os("EMULATOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repository_root().join(".tools/venv/bin/python"))
+}
+
+/// A script of tools/.
+pub fn tool(name: &str) -> PathBuf {
+    repository_root().join("tools").join(name)
+}
+
 /// The emulator's address, and the process, kept for the life of the test binary.
 fn start_emulator() -> (String, Child) {
-    let root = repository_root();
-    let python = std::env::var_os("EMULATOR_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".tools/venv/bin/python"));
+    let python = python();
     let mut child = Command::new(&python)
-        .arg(root.join("tools/emulator.py"))
+        .arg(tool("emulator.py"))
         .args(["--port", "0", "--exit-with-parent"])
         .stdout(Stdio::piped())
         .spawn()
