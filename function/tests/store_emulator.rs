@@ -10,8 +10,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use history::{client_history, SessionPlan, DAY, HOUR, MAX_SKEW, MINUTE, SECOND};
 use iot_connectivity::event::LifecycleEvent;
+use iot_connectivity::ordering::{
+    decide, happened_after, Decision, Latest, Mark, Presence, RESET_WINDOW_MS,
+};
 use iot_connectivity::processor::{Config, Outcome, Processor};
 use iot_connectivity::store::{Item, Recorded, Store, Written};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 /// The sample's reference time.
@@ -558,4 +563,127 @@ async fn in_order_events_take_one_round_trip_and_duplicates_write_nothing() {
     let item = processor.store().get("device-0001").await.unwrap().unwrap();
     assert_eq!(number(&item, "Revision"), revision);
     assert_eq!(string(&item, "Status"), Some("Connected"));
+}
+
+/// The store's condition expressions are the pure rule: over random stored states and
+/// events, with timestamps on and around the window's edges, the first conditional write
+/// succeeds exactly when `decide` says the event is the newest of all (one round trip),
+/// a stale event costs one round trip and no write, anything else two; and the item ends
+/// as the pure fold says.
+#[tokio::test]
+async fn condition_expressions_agree_with_the_pure_rule() {
+    const W: i64 = RESET_WINDOW_MS;
+    let processor = processor("rule-agreement", &[]).await;
+    let store = processor.store();
+    let client = emulator::client();
+    let mut rng = StdRng::seed_from_u64(7);
+    let offsets = [
+        0,
+        1,
+        -1,
+        W,
+        -W,
+        W + 1,
+        -W - 1,
+        120_000,
+        -120_000,
+        3_600_000,
+        -3_600_000,
+    ];
+    let mark = |rng: &mut StdRng, presence| Mark {
+        presence,
+        version: rng.random_range(0..4),
+        timestamp: T + offsets[rng.random_range(0..offsets.len())],
+    };
+    for case in 0..300 {
+        let stored = Latest {
+            connect: rng
+                .random_bool(0.8)
+                .then(|| mark(&mut rng, Presence::Connected)),
+            disconnect: rng
+                .random_bool(0.8)
+                .then(|| mark(&mut rng, Presence::Disconnected)),
+        };
+        let kind = if rng.random() {
+            Presence::Connected
+        } else {
+            Presence::Disconnected
+        };
+        let event = mark(&mut rng, kind);
+        let client_id = format!("case-{case}");
+
+        let mut item: HashMap<String, AttributeValue> =
+            HashMap::from([("ClientID".to_owned(), AttributeValue::S(client_id.clone()))]);
+        for (stored_mark, version, time) in [
+            (stored.connect, "ConnectVersionNum", "ConnectTime"),
+            (stored.disconnect, "DisconnectVersionNum", "DisconnectTime"),
+        ] {
+            if let Some(stored_mark) = stored_mark {
+                item.insert(
+                    version.to_owned(),
+                    AttributeValue::N(stored_mark.version.to_string()),
+                );
+                item.insert(
+                    time.to_owned(),
+                    AttributeValue::N(stored_mark.timestamp.to_string()),
+                );
+            }
+        }
+        client
+            .put_item()
+            .table_name(store.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+
+        let payload = match kind {
+            Presence::Connected => connected(&client_id, event.version, event.timestamp),
+            Presence::Disconnected => disconnected(&client_id, event.version, event.timestamp),
+        };
+        let recorded = record(store, &payload).await;
+        let newest_of_all = [stored.connect, stored.disconnect]
+            .iter()
+            .flatten()
+            .all(|other| happened_after(&event, other));
+        let expected = match decide(&stored, &event) {
+            Decision::Stale => Recorded {
+                written: Written::Stale,
+                round_trips: 1,
+            },
+            Decision::Apply { .. } if newest_of_all => Recorded {
+                written: Written::Applied,
+                round_trips: 1,
+            },
+            Decision::Apply { .. } => Recorded {
+                written: Written::Applied,
+                round_trips: 2,
+            },
+        };
+        assert_eq!(recorded, expected, "stored {stored:?}, event {event:?}");
+
+        let mut folded = stored;
+        folded.apply(&event);
+        let item = store.get(&client_id).await.unwrap().unwrap();
+        let pair = |version, time| Some((number(&item, version)?, number(&item, time)?));
+        let as_pair = |m: Option<Mark>| m.map(|m| (m.version as i64, m.timestamp));
+        assert_eq!(
+            pair("ConnectVersionNum", "ConnectTime"),
+            as_pair(folded.connect),
+            "case {case}"
+        );
+        assert_eq!(
+            pair("DisconnectVersionNum", "DisconnectTime"),
+            as_pair(folded.disconnect),
+            "case {case}"
+        );
+        if recorded.written == Written::Applied {
+            let status = folded.presence().unwrap().status();
+            assert_eq!(
+                string(&item, "Status"),
+                Some(status),
+                "stored {stored:?}, event {event:?}"
+            );
+        }
+    }
 }
