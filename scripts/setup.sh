@@ -22,7 +22,7 @@ need cargo "Install Rust with rustup (https://rustup.rs)."
 need python3 "Install Python >= 3.9."
 
 # The module declares required_version >= 1.5.7; say so before Terraform does it obscurely.
-terraform_version="$(terraform version | sed -n '1s/^Terraform v//p')"
+terraform_version="$(terraform version 2>/dev/null | sed -n '1s/^Terraform v//p')"
 if [[ "$(printf '%s\n' 1.5.7 "$terraform_version" | sort -V | head -n1)" != 1.5.7 ]]; then
   echo "setup: Terraform $terraform_version is too old; install Terraform >= 1.5.7." >&2
   exit 1
