@@ -147,95 +147,58 @@ async fn the_samples_scenarios_in_every_order() {
     let c = |v, t| connected("x", v, t);
     let d = |v, t| disconnected("x", v, t);
 
-    check_scenario(
-        &processor,
-        "s1",
-        vec![vec![c(0, T)]],
-        Expected {
-            status: "Connected",
-            connect: Some((0, T)),
-            disconnect: None,
-        },
-    )
-    .await;
-    check_scenario(
-        &processor,
-        "s2",
-        vec![vec![d(0, T)]],
-        Expected {
-            status: "Disconnected",
-            connect: None,
-            disconnect: Some((0, T)),
-        },
-    )
-    .await;
-    check_scenario(
-        &processor,
-        "s3",
-        all_orders_with_duplicates(&[c(0, T), d(0, T + 1)]),
-        Expected {
-            status: "Disconnected",
-            connect: Some((0, T)),
-            disconnect: Some((0, T + 1)),
-        },
-    )
-    .await;
-    check_scenario(
-        &processor,
-        "s4",
-        all_orders_with_duplicates(&[c(0, T), d(0, T + 1), c(2, T + 2)]),
-        Expected {
-            status: "Connected",
-            connect: Some((2, T + 2)),
-            disconnect: Some((0, T + 1)),
-        },
-    )
-    .await;
+    let expect = |status, connect, disconnect| Expected {
+        status,
+        connect,
+        disconnect,
+    };
     let s5 = [c(0, T), d(0, T + 1), c(2, T + 2), d(2, T + 3), c(4, T + 4)];
     let mut s5_orders = vec![
         s5.to_vec(),
-        vec![
-            s5[0].clone(),
-            s5[3].clone(),
-            s5[2].clone(),
-            s5[4].clone(),
-            s5[1].clone(),
-        ],
+        [0, 3, 2, 4, 1].iter().map(|&i| s5[i].clone()).collect(),
     ];
     s5_orders.extend(permutations(&s5).into_iter().step_by(7));
-    check_scenario(
-        &processor,
-        "s5",
-        s5_orders,
-        Expected {
-            status: "Connected",
-            connect: Some((4, T + 4)),
-            disconnect: Some((2, T + 3)),
-        },
-    )
-    .await;
-    check_scenario(
-        &processor,
-        "s6",
-        all_orders_with_duplicates(&[c(10, T), d(10, T + 1), c(0, T + 3600001)]),
-        Expected {
-            status: "Connected",
-            connect: Some((0, T + 3600001)),
-            disconnect: Some((10, T + 1)),
-        },
-    )
-    .await;
-    check_scenario(
-        &processor,
-        "s7",
-        all_orders_with_duplicates(&[d(10, T), c(0, T + 3600000), d(0, T + 3600001)]),
-        Expected {
-            status: "Disconnected",
-            connect: Some((0, T + 3600000)),
-            disconnect: Some((0, T + 3600001)),
-        },
-    )
-    .await;
+    let (h, h1) = (T + 3_600_000, T + 3_600_001);
+    let scenarios = [
+        (
+            "s1",
+            vec![vec![c(0, T)]],
+            expect("Connected", Some((0, T)), None),
+        ),
+        (
+            "s2",
+            vec![vec![d(0, T)]],
+            expect("Disconnected", None, Some((0, T))),
+        ),
+        (
+            "s3",
+            all_orders_with_duplicates(&[c(0, T), d(0, T + 1)]),
+            expect("Disconnected", Some((0, T)), Some((0, T + 1))),
+        ),
+        (
+            "s4",
+            all_orders_with_duplicates(&[c(0, T), d(0, T + 1), c(2, T + 2)]),
+            expect("Connected", Some((2, T + 2)), Some((0, T + 1))),
+        ),
+        (
+            "s5",
+            s5_orders,
+            expect("Connected", Some((4, T + 4)), Some((2, T + 3))),
+        ),
+        (
+            "s6",
+            all_orders_with_duplicates(&[c(10, T), d(10, T + 1), c(0, h1)]),
+            expect("Connected", Some((0, h1)), Some((10, T + 1))),
+        ),
+        (
+            "s7",
+            all_orders_with_duplicates(&[d(10, T), c(0, h), d(0, h1)]),
+            expect("Disconnected", Some((0, h)), Some((0, h1))),
+        ),
+    ];
+    for (name, orders, expected) in scenarios {
+        check_scenario(&processor, name, orders, expected).await;
+    }
 }
 
 #[tokio::test]
