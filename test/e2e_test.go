@@ -216,9 +216,9 @@ func assertFunctionPolicy(t *testing.T, cfg aws.Config, out map[string]string) {
 	granted := map[string][]string{}
 	for _, statement := range document.Statement {
 		assert.Equal(t, "Allow", statement.Effect)
-		for _, action := range strings_(statement.Action) {
+		for _, action := range stringList(statement.Action) {
 			assert.NotContains(t, action, "*")
-			granted[action] = strings_(statement.Resource)
+			granted[action] = stringList(statement.Resource)
 		}
 	}
 	assert.Equal(t, map[string][]string{
@@ -236,8 +236,8 @@ func logGroupArn(out map[string]string) string {
 	return strings.Join([]string{parts[0], parts[1], "logs", parts[3], parts[4], "log-group:" + out["cloudwatch_log_group_name"]}, ":")
 }
 
-// strings_ reads an IAM field that is a string or a list of strings.
-func strings_(field any) []string {
+// stringList reads an IAM field that is a string or a list of strings.
+func stringList(field any) []string {
 	switch value := field.(type) {
 	case string:
 		return []string{value}

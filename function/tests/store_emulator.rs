@@ -52,6 +52,16 @@ fn disconnected(client: &str, version: u64, timestamp: i64) -> Value {
     })
 }
 
+/// The item of `client`, which must exist (strongly consistent read).
+async fn stored(processor: &Processor, client: &str) -> Item {
+    processor
+        .store()
+        .get(client)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no item for {client}"))
+}
+
 fn number(item: &Item, name: &str) -> Option<i64> {
     item.get(name).map(|value| {
         value
@@ -115,12 +125,7 @@ async fn check_scenario(
             event["clientId"] = json!(client);
             processor.process(&event).await.expect("stored");
         }
-        let item = processor
-            .store()
-            .get(&client)
-            .await
-            .unwrap()
-            .expect("item written");
+        let item = stored(processor, &client).await;
         assert_eq!(
             observed(&item),
             expected,
@@ -211,7 +216,7 @@ async fn a_device_online_every_few_hours_shows_connected_while_connected() {
             .process(&connected("sensor", 0, start))
             .await
             .unwrap();
-        let item = processor.store().get("sensor").await.unwrap().unwrap();
+        let item = stored(&processor, "sensor").await;
         assert_eq!(
             string(&item, "Status"),
             Some("Connected"),
@@ -227,7 +232,7 @@ async fn a_device_online_every_few_hours_shows_connected_while_connected() {
             .await
             .unwrap();
         assert_eq!(outcome, Outcome::Stale);
-        let item = processor.store().get("sensor").await.unwrap().unwrap();
+        let item = stored(&processor, "sensor").await;
         assert_eq!(
             string(&item, "Status"),
             Some("Disconnected"),
@@ -244,7 +249,7 @@ async fn outcomes_and_one_write_per_applied_event() {
         processor.process(&connected("a", 1, T)).await.unwrap(),
         Outcome::Applied
     );
-    let item = processor.store().get("a").await.unwrap().unwrap();
+    let item = stored(&processor, "a").await;
     assert_eq!(revision(&item), 1);
     assert_eq!(
         processor.process(&connected("a", 1, T)).await.unwrap(),
@@ -254,7 +259,7 @@ async fn outcomes_and_one_write_per_applied_event() {
         processor.process(&connected("a", 0, T - 5)).await.unwrap(),
         Outcome::Stale
     );
-    let item = processor.store().get("a").await.unwrap().unwrap();
+    let item = stored(&processor, "a").await;
     assert_eq!(revision(&item), 1, "stale events write nothing");
     // Older than the stored disconnect but newer than the stored connect: applied,
     // Status unchanged.
@@ -266,7 +271,7 @@ async fn outcomes_and_one_write_per_applied_event() {
         processor.process(&connected("a", 3, T + 5)).await.unwrap(),
         Outcome::Applied
     );
-    let item = processor.store().get("a").await.unwrap().unwrap();
+    let item = stored(&processor, "a").await;
     assert_eq!(string(&item, "Status"), Some("Disconnected"));
     assert_eq!(number(&item, "ConnectVersionNum"), Some(3));
     assert_eq!(revision(&item), 3);
@@ -278,7 +283,7 @@ async fn newest_event_attributes_replace_older_ones_whole() {
     let mut first = connected("thing-1", 1, T);
     first["thingName"] = json!("thing-one");
     processor.process(&first).await.unwrap();
-    let item = processor.store().get("thing-1").await.unwrap().unwrap();
+    let item = stored(&processor, "thing-1").await;
     assert_eq!(string(&item, "ThingName"), Some("thing-one"));
     assert_eq!(string(&item, "IpAddress"), Some("192.0.2.10"));
     assert_eq!(string(&item, "PrincipalIdentifier"), Some("principal"));
@@ -297,7 +302,7 @@ async fn newest_event_attributes_replace_older_ones_whole() {
         .process(&disconnected("thing-1", 2, T + 200))
         .await
         .unwrap();
-    let item = processor.store().get("thing-1").await.unwrap().unwrap();
+    let item = stored(&processor, "thing-1").await;
     assert_eq!(string(&item, "ThingName"), None);
     assert_eq!(string(&item, "DisconnectReason"), Some("CONNECTION_LOST"));
     assert_eq!(
@@ -326,7 +331,7 @@ async fn connect_failures_are_kept_without_touching_status() {
         processor.process(&failed(T + 20, "OLDER")).await.unwrap(),
         Outcome::Stale
     );
-    let item = processor.store().get("flaky").await.unwrap().unwrap();
+    let item = stored(&processor, "flaky").await;
     assert_eq!(string(&item, "Status"), Some("Connected"));
     assert_eq!(number(&item, "ConnectFailedTime"), Some(T + 50));
     assert_eq!(
@@ -338,23 +343,13 @@ async fn connect_failures_are_kept_without_touching_status() {
     let mut only_failed = failed(T, "AUTHORIZATION_FAILED");
     only_failed["clientId"] = json!("never-connected");
     processor.process(&only_failed).await.unwrap();
-    let item = processor
-        .store()
-        .get("never-connected")
-        .await
-        .unwrap()
-        .unwrap();
+    let item = stored(&processor, "never-connected").await;
     assert_eq!(string(&item, "Status"), Some("Disconnected"));
     processor
         .process(&connected("never-connected", 0, T + 1))
         .await
         .unwrap();
-    let item = processor
-        .store()
-        .get("never-connected")
-        .await
-        .unwrap()
-        .unwrap();
+    let item = stored(&processor, "never-connected").await;
     assert_eq!(string(&item, "Status"), Some("Connected"));
 }
 
@@ -440,7 +435,7 @@ async fn items_written_by_the_original_sample_are_carried_forward() {
             .unwrap(),
         Outcome::Applied
     );
-    let item = processor.store().get("legacy").await.unwrap().unwrap();
+    let item = stored(&processor, "legacy").await;
     assert_eq!(string(&item, "Status"), Some("Disconnected"));
     assert_eq!(number(&item, "Revision"), Some(1));
 }
@@ -508,10 +503,7 @@ async fn in_order_events_take_one_round_trip_and_duplicates_write_nothing() {
             "{event:?}"
         );
     }
-    let revision = number(
-        &processor.store().get("device-0001").await.unwrap().unwrap(),
-        "Revision",
-    );
+    let revision = number(&stored(&processor, "device-0001").await, "Revision");
     for event in &history {
         let recorded = record(processor.store(), &event.to_json()).await;
         assert_eq!(
@@ -523,7 +515,7 @@ async fn in_order_events_take_one_round_trip_and_duplicates_write_nothing() {
             "{event:?}"
         );
     }
-    let item = processor.store().get("device-0001").await.unwrap().unwrap();
+    let item = stored(&processor, "device-0001").await;
     assert_eq!(number(&item, "Revision"), revision);
     assert_eq!(string(&item, "Status"), Some("Connected"));
 }

@@ -7,6 +7,7 @@ use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 
 /// Stable `errorType` values for the failure destination and metrics filters.
+#[derive(Debug)]
 struct HandlerError(StoreError);
 
 impl From<HandlerError> for Diagnostic {
@@ -19,12 +20,6 @@ impl From<HandlerError> for Diagnostic {
             error_type: error_type.to_owned(),
             error_message: err.to_string(),
         }
-    }
-}
-
-impl std::fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
     }
 }
 
