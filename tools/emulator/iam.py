@@ -1,0 +1,218 @@
+"""IAM: execution-role credentials, and identity policies enforced on the requests made with them.
+
+Only credentials the emulator issued (AssumeRole, as Lambda does for a function's
+execution role) are checked; every other access key, such as the documented dummy
+`test`/`testing` keys that Terraform, the tests and callers use, stays an administrator.
+A request signed with issued credentials is allowed when an Allow statement of the
+role's inline or attached policies matches its action and resource and no Deny does.
+A statement with a condition matches only when every condition can be evaluated from
+what the emulator knows (strict: an unknown condition key never grants access).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+from urllib.parse import unquote
+
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.dynamodb.responses import DynamoHandler
+from moto.iam.models import iam_backends
+from moto.sts.models import sts_backends
+from moto.utilities.utils import get_partition
+
+log = logging.getLogger("emulator.iam")
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _matches(patterns, value: str, case_sensitive: bool = True) -> bool:
+    for pattern in _as_list(patterns):
+        if case_sensitive:
+            if fnmatch.fnmatchcase(value, pattern):
+                return True
+        elif fnmatch.fnmatchcase(value.lower(), pattern.lower()):
+            return True
+    return False
+
+
+_CONDITION_OPERATORS = {
+    "StringEquals": lambda want, got: got in want,
+    "StringLike": lambda want, got: _matches(want, got),
+    "ArnEquals": lambda want, got: got in want,
+    "ArnLike": lambda want, got: _matches(want, got),
+}
+
+
+def conditions_hold(conditions: dict | None, context: dict[str, str]) -> bool:
+    """Every condition of a statement holds for `context` (keys compared case-insensitively)."""
+    lowered = {key.lower(): value for key, value in context.items()}
+    for operator, tests in (conditions or {}).items():
+        check = _CONDITION_OPERATORS.get(operator)
+        if check is None:
+            return False
+        for key, wanted in tests.items():
+            got = lowered.get(key.lower())
+            if got is None or not check(_as_list(wanted), got):
+                return False
+    return True
+
+
+def evaluate(documents: list[dict], action: str, resource: str, context: dict | None = None) -> bool:
+    """Identity-policy evaluation: an explicit Deny wins, then any Allow, else deny."""
+    allowed = False
+    for document in documents:
+        for statement in _as_list(document.get("Statement")):
+            if "Action" in statement:
+                if not _matches(statement["Action"], action, case_sensitive=False):
+                    continue
+            elif _matches(statement.get("NotAction"), action, case_sensitive=False):
+                continue
+            if "Resource" in statement:
+                if not _matches(statement["Resource"], resource):
+                    continue
+            elif _matches(statement.get("NotResource"), resource):
+                continue
+            if not conditions_hold(statement.get("Condition"), context or {}):
+                continue
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = True
+    return allowed
+
+
+def role_policies(role_arn: str) -> list[dict] | None:
+    """The identity policies of a role (None: no such role)."""
+    account = role_arn.split(":")[4]
+    backend = iam_backends[account][get_partition_of(role_arn)]
+    name = role_arn.split("/")[-1]
+    try:
+        backend.get_role(name)
+    except Exception:
+        return None
+    documents = []
+    for policy_name in backend.list_role_policies(name):
+        _, text = backend.get_role_policy(name, policy_name)
+        documents.append(_document(text))
+    attached, _ = backend.list_attached_role_policies(name)
+    for policy in attached:
+        version = next(v for v in policy.versions if v.is_default)
+        documents.append(_document(version.document))
+    return documents
+
+
+def _document(text) -> dict:
+    if isinstance(text, dict):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return json.loads(unquote(text))
+
+
+def get_partition_of(arn: str) -> str:
+    return arn.split(":")[1] or "aws"
+
+
+def role_allows(role_arn: str, actions: list[str], resource: str, context: dict | None = None) -> bool:
+    documents = role_policies(role_arn)
+    if documents is None:
+        return False
+    return all(evaluate(documents, action, resource, context) for action in actions)
+
+
+def trust_allows(role_arn: str, service: str, context: dict | None = None) -> bool:
+    """The role's trust policy lets `service` (e.g. lambda.amazonaws.com) assume it."""
+    account = role_arn.split(":")[4]
+    backend = iam_backends[account][get_partition_of(role_arn)]
+    try:
+        role = backend.get_role(role_arn.split("/")[-1])
+    except Exception:
+        return False
+    document = _document(role.assume_role_policy_document)
+    for statement in _as_list(document.get("Statement")):
+        if statement.get("Effect") != "Allow":
+            continue
+        if not _matches(statement.get("Action"), "sts:AssumeRole", case_sensitive=False):
+            continue
+        principal = statement.get("Principal") or {}
+        services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        if service not in services:
+            continue
+        if conditions_hold(statement.get("Condition"), context or {}):
+            return True
+    return False
+
+
+def assume_execution_role(role_arn: str, region: str, session_name: str):
+    """Credentials of the role, as Lambda gets them for a function's execution environment."""
+    account = role_arn.split(":")[4]
+    backend = sts_backends[account][get_partition(region)]
+    return backend.assume_role(
+        region_name=region,
+        role_session_name=session_name,
+        role_arn=role_arn,
+        policy="",
+        duration=3600,
+        external_id="",
+    )
+
+
+def _issued_role(account: str, region: str, access_key: str):
+    backend = sts_backends[account][get_partition(region)]
+    return backend.get_assumed_role_from_access_key(access_key)
+
+
+def _credential(headers) -> tuple[str, str] | None:
+    authorization = headers.get("Authorization") or ""
+    if "Credential=" not in authorization:
+        return None
+    scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+    return scope[0], scope[2] if len(scope) > 2 else "us-east-1"
+
+
+def patch_enforcement() -> None:
+    def authenticate_and_authorize(self, iam_request_cls, resource: str = "*") -> None:
+        credential = _credential(self.headers)
+        if credential is None:
+            return
+        access_key, region = credential
+        assumed = _issued_role(self.current_account, region, access_key)
+        if assumed is None:
+            return  # not issued here: the administrator
+        request = iam_request_cls(
+            account_id=self.current_account,
+            method=self.method,
+            path=self.raw_path + (f"?{self.uri.split('?', 1)[1]}" if "?" in self.uri else ""),
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action=self._get_action(),
+        )
+        request.check_signature()
+        action = request._action
+        documents = role_policies(assumed.role_arn) or []
+        if not evaluate(documents, action, resource):
+            log.warning("denied: %s on %s for %s", action, resource, assumed.role_arn)
+            request._raise_access_denied()
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
+
+    # moto authorises DynamoDB requests on "*"; AWS authorises them on the table, or
+    # on the index for a Query or Scan that names one.
+    def determine_resource(self: DynamoHandler) -> str:
+        body = getattr(self, "params", None) or {}
+        table = body.get("TableName")
+        if not table:
+            return "*"
+        arn = f"arn:{get_partition(self.region)}:dynamodb:{self.region}:{self.current_account}:table/{table}"
+        index = body.get("IndexName")
+        return f"{arn}/index/{index}" if index else arn
+
+    DynamoHandler._determine_resource = determine_resource
+

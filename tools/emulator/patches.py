@@ -1,0 +1,153 @@
+"""Patches to moto 5.2.5 (pinned in requirements.txt), and the order they are applied in.
+
+Three gaps of moto itself, each with a test in tools/test_emulator.py:
+
+1. IoT tagging. ListTagsForResource / TagResource / UntagResource are not implemented,
+   and the AWS provider retries the resulting error forever on aws_iot_topic_rule.
+   The patch keeps topic rule tags (also those sent with CreateTopicRule in the
+   x-amz-tagging header) in a moto TaggingService per backend.
+2. Lambda LoggingConfig. moto drops it, so every plan would show a change to
+   logging_config. The patch stores it and returns it, with AWS's defaults filled in.
+3. Atomic conditional writes. The server is threaded and moto checks a condition and
+   writes in separate steps, so two concurrent UpdateItem calls could both pass. DynamoDB
+   guarantees a conditional write is atomic; the patch serialises moto's DynamoDB writes
+   to give the same guarantee, which the handler's concurrency tests depend on.
+
+`apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
+(iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), and the IoT
+rules engine (iot_rules.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import parse_qsl
+
+from moto.awslambda.models import LambdaFunction
+from moto.core.responses import ActionResult, EmptyResult
+from moto.dynamodb.models import DynamoDBBackend
+from moto.iot.models import IoTBackend
+from moto.iot.responses import IoTResponse
+from moto.utilities.tagging_service import TaggingService
+
+
+def _iot_tagger(backend: IoTBackend) -> TaggingService:
+    if not hasattr(backend, "_emulator_tagger"):
+        backend._emulator_tagger = TaggingService(tag_name="tags")
+    return backend._emulator_tagger
+
+
+def _rule_arn(response: IoTResponse, rule_name: str) -> str:
+    return f"arn:aws:iot:{response.region}:{response.current_account}:rule/{rule_name}"
+
+
+def patch_iot_tagging() -> None:
+    def list_tags_for_resource(self: IoTResponse) -> ActionResult:
+        tagger = _iot_tagger(self.iot_backend)
+        return ActionResult(tagger.list_tags_for_resource(self._get_param("resourceArn")))
+
+    def tag_resource(self: IoTResponse) -> ActionResult:
+        tagger = _iot_tagger(self.iot_backend)
+        tagger.tag_resource(self._get_param("resourceArn"), self._get_param("tags"))
+        return EmptyResult()
+
+    def untag_resource(self: IoTResponse) -> ActionResult:
+        tagger = _iot_tagger(self.iot_backend)
+        tagger.untag_resource_using_names(
+            self._get_param("resourceArn"), self._get_param("tagKeys")
+        )
+        return EmptyResult()
+
+    original_create = IoTResponse.create_topic_rule
+    original_delete = IoTResponse.delete_topic_rule
+
+    def create_topic_rule(self: IoTResponse) -> ActionResult:
+        result = original_create(self)
+        tagging = self.headers.get("x-amz-tagging")
+        if tagging:
+            tags = [{"Key": k, "Value": v} for k, v in parse_qsl(tagging, keep_blank_values=True)]
+            arn = _rule_arn(self, self._get_param("ruleName"))
+            _iot_tagger(self.iot_backend).tag_resource(arn, tags)
+        return result
+
+    def delete_topic_rule(self: IoTResponse) -> ActionResult:
+        result = original_delete(self)
+        arn = _rule_arn(self, self._get_param("ruleName"))
+        _iot_tagger(self.iot_backend).delete_all_tags_for_resource(arn)
+        return result
+
+    IoTResponse.list_tags_for_resource = list_tags_for_resource
+    IoTResponse.tag_resource = tag_resource
+    IoTResponse.untag_resource = untag_resource
+    IoTResponse.create_topic_rule = create_topic_rule
+    IoTResponse.delete_topic_rule = delete_topic_rule
+
+
+def _logging_config(function: LambdaFunction, requested: dict | None) -> dict:
+    # What Lambda answers: the log group defaults to /aws/lambda/<name>, the format to
+    # Text, and the levels appear only with the JSON format.
+    config = {"LogFormat": "Text", "LogGroup": function.logs_group_name}
+    config.update(requested or {})
+    if config["LogFormat"] == "JSON":
+        config.setdefault("ApplicationLogLevel", "INFO")
+        config.setdefault("SystemLogLevel", "INFO")
+    return config
+
+
+def patch_lambda_logging_config() -> None:
+    original_init = LambdaFunction.__init__
+    original_get = LambdaFunction.get_configuration
+    original_update = LambdaFunction.update_configuration
+
+    def __init__(self: LambdaFunction, account_id, spec, region, version=1):  # noqa: N807
+        original_init(self, account_id, spec, region, version)
+        self.emulator_logging_config = _logging_config(self, spec.get("LoggingConfig"))
+
+    def get_configuration(self: LambdaFunction, on_create: bool = False) -> dict:
+        config = original_get(self, on_create)
+        config["LoggingConfig"] = self.emulator_logging_config
+        return config
+
+    def update_configuration(self: LambdaFunction, config_updates: dict) -> dict:
+        if "LoggingConfig" in config_updates:
+            self.emulator_logging_config = _logging_config(self, config_updates["LoggingConfig"])
+        return original_update(self, config_updates)
+
+    LambdaFunction.__init__ = __init__
+    LambdaFunction.get_configuration = get_configuration
+    LambdaFunction.update_configuration = update_configuration
+
+
+def patch_dynamodb_atomic_writes() -> None:
+    lock = threading.RLock()
+
+    def serialised(original):
+        def write(*args, **kwargs):
+            with lock:
+                return original(*args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+
+
+def apply_patches() -> None:
+    patch_iot_tagging()
+    patch_lambda_logging_config()
+    patch_dynamodb_atomic_writes()
+
+
+def apply_all(endpoint_url: str):
+    """Everything the emulator process needs; returns the runner, to close on exit."""
+    from . import iam, iot_rules, lambda_api
+    from .async_invoke import AsyncInvoker
+    from .lambda_runner import LambdaRunner
+
+    apply_patches()
+    iam.patch_enforcement()
+    runner = LambdaRunner(endpoint_url)
+    invoker = AsyncInvoker(runner)
+    lambda_api.patch(runner, invoker)
+    iot_rules.patch(iot_rules.RulesEngine(invoker))
+    return runner

@@ -1,0 +1,306 @@
+"""Tests of what the emulator runs: Lambda code, asynchronous invocation, IoT rules, IAM.
+
+They start the emulator as users do (`python tools/emulator.py --port 0`) and drive it
+through the AWS APIs with boto3; the function is fixture_runtime.py, a real custom runtime.
+Run: python -m unittest discover -s tools -p 'test_*.py'  (with .tools/venv's python)
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+import uuid
+import zipfile
+
+import boto3
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def fixture_package() -> bytes:
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        with open(os.path.join(HERE, "fixture_runtime.py")) as file:
+            source = file.read()
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        archive.writestr(info, f"#!{sys.executable}\n{source}")
+    return package.getvalue()
+
+
+class PipelineTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        env = dict(os.environ, EMULATOR_ASYNC_RETRY_DELAYS="0.2,0.2")
+        cls.log = open(os.path.join(HERE, "..", ".tools", "test-pipeline-emulator.log"), "w")
+        cls.process = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "emulator.py"), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=cls.log,
+            env=env,
+            text=True,
+        )
+        line = cls.process.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"emulator did not start: {line}")
+        cls.endpoint = line.split("listening on ")[1].strip()
+        cls.session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+        cls.package = fixture_package()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.process.terminate()
+        cls.process.wait(timeout=10)
+        cls.log.close()
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+    def drain(self) -> None:
+        with urllib.request.urlopen(f"{self.endpoint}/_emulator/drain?timeout=60") as response:
+            self.assertTrue(json.loads(response.read())["idle"], "the emulator did not drain")
+
+    def function(self, policy_statements: list[dict], **config) -> tuple[str, str]:
+        """A function running the fixture runtime; returns (name, role ARN)."""
+        name = f"fn-{uuid.uuid4().hex[:8]}"
+        iam = self.client("iam")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        }
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        if policy_statements:
+            iam.put_role_policy(
+                RoleName=name,
+                PolicyName="inline",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": policy_statements}),
+            )
+        self.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="provided.al2023",
+            Role=role,
+            Handler="bootstrap",
+            Code={"ZipFile": self.package},
+            Timeout=config.pop("Timeout", 5),
+            **config,
+        )
+        return name, role
+
+    def queue(self) -> tuple[str, str]:
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def messages(self, url: str) -> list[dict]:
+        received = self.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+    def invoke(self, name: str, event: dict) -> tuple[dict, str | None]:
+        response = self.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        return json.loads(response["Payload"].read()), response.get("FunctionError")
+
+    # --- Lambda ------------------------------------------------------------------
+
+    def test_invoke_runs_the_bootstrap_warm_with_role_credentials(self) -> None:
+        name, _ = self.function([], Environment={"Variables": {"SETTING": "on"}})
+        first, error = self.invoke(name, {"echo": 1})
+        self.assertIsNone(error)
+        second, _ = self.invoke(name, {"echo": 2})
+        self.assertEqual((first["echo"], second["echo"]), (1, 2))
+        self.assertEqual(first["pid"], second["pid"], "a warm environment is reused")
+        self.assertEqual(first["endpoint"], self.endpoint)
+        self.assertEqual(first["setting"], "on")
+        self.assertTrue(first["access_key"].startswith("ASIA"), "execution-role credentials, not the caller's")
+
+    def test_invocation_error_is_a_function_error(self) -> None:
+        name, _ = self.function([])
+        body, error = self.invoke(name, {"fail": "boom"})
+        self.assertEqual(error, "Unhandled")
+        self.assertEqual(body, {"errorType": "Fixture.Failed", "errorMessage": "boom"})
+
+    def test_timeout_ends_the_environment(self) -> None:
+        name, _ = self.function([], Timeout=1)
+        body, error = self.invoke(name, {"sleep": 3})
+        self.assertEqual((error, body["errorType"]), ("Unhandled", "Sandbox.Timedout"))
+        after, error = self.invoke(name, {"echo": "again"})
+        self.assertIsNone(error)
+        self.assertEqual(after["echo"], "again")
+
+    def test_application_logs_are_filtered_by_level(self) -> None:
+        name, _ = self.function(
+            [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}],
+            LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"},
+        )
+        now = "2026-11-26T10:00:00.000Z"
+        for line in (
+            {"level": "ERROR", "timestamp": now, "message": "kept"},
+            {"level": "ERROR", "message": "no timestamp: INFO, dropped"},
+            {"level": "INFO", "timestamp": now, "message": "dropped"},
+        ):
+            self.invoke(name, {"log": json.dumps(line)})
+        events = self.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        messages = [json.loads(e["message"]).get("message") for e in events if '"message"' in e["message"]]
+        self.assertEqual(messages, ["kept"])
+
+    def test_event_invoke_retries_then_sends_to_the_failure_destination(self) -> None:
+        url, arn = self.queue()
+        name, _ = self.function([{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}])
+        lambda_ = self.client("lambda")
+        lambda_.put_function_event_invoke_config(
+            FunctionName=name, MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": arn}}
+        )
+        response = lambda_.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": "always"}')
+        self.assertEqual(response["StatusCode"], 202)
+        self.drain()
+        [record] = self.messages(url)
+        self.assertEqual(record["requestContext"]["condition"], "RetriesExhausted")
+        self.assertEqual(record["requestContext"]["approximateInvokeCount"], 2)
+        self.assertEqual(record["requestPayload"], {"fail": "always"})
+        self.assertEqual(record["responseContext"]["functionError"], "Unhandled")
+        self.assertEqual(record["responsePayload"]["errorMessage"], "always")
+
+    def test_failure_destination_needs_the_execution_role_permission(self) -> None:
+        url, arn = self.queue()
+        name, _ = self.function([])
+        self.client("lambda").put_function_event_invoke_config(
+            FunctionName=name, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": arn}}
+        )
+        self.client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": "x"}')
+        self.drain()
+        self.assertEqual(self.messages(url), [], "Lambda sends destinations with the execution role")
+
+    # --- IAM ---------------------------------------------------------------------
+
+    def test_function_requests_are_authorised_by_the_execution_role(self) -> None:
+        dynamodb = self.client("dynamodb")
+        table = f"t-{uuid.uuid4().hex[:8]}"
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+        allowed, role = self.function([{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": table_arn}])
+        other, _ = self.function([{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": f"{table_arn}-other"}])
+        put = {"put": {"table": table, "item": {"id": {"S": "a"}}}}
+        _, error = self.invoke(allowed, put)
+        self.assertIsNone(error)
+        body, error = self.invoke(other, put)
+        self.assertEqual(error, "Unhandled")
+        self.assertIn("AccessDenied", body["errorMessage"])
+        # The documented dummy credentials stay an administrator.
+        dynamodb.put_item(TableName=table, Item={"id": {"S": "b"}})
+
+    # --- IoT rules -----------------------------------------------------------------
+
+    def rule(self, sql: str, function: str, dlq_arn: str, dlq_url: str, permit: bool = True) -> str:
+        iam, iot = self.client("iam"), self.client("iot")
+        rule_name = f"r_{uuid.uuid4().hex[:8]}"
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        }
+        role = iam.create_role(RoleName=rule_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(
+            RoleName=rule_name,
+            PolicyName="dlq",
+            PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq_arn}]}
+            ),
+        )
+        function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
+        iot.create_topic_rule(
+            ruleName=rule_name,
+            topicRulePayload={
+                "sql": sql,
+                "ruleDisabled": False,
+                "awsIotSqlVersion": "2016-03-23",
+                "actions": [{"lambda": {"functionArn": function_arn}}],
+                "errorAction": {"sqs": {"queueUrl": dlq_url, "roleArn": role, "useBase64": False}},
+            },
+        )
+        if permit:
+            self.client("lambda").add_permission(
+                FunctionName=function,
+                StatementId="iot",
+                Action="lambda:InvokeFunction",
+                Principal="iot.amazonaws.com",
+                SourceArn=f"arn:aws:iot:{REGION}:{ACCOUNT}:rule/{rule_name}",
+                SourceAccount=ACCOUNT,
+            )
+        return rule_name
+
+    def published_echoes(self, sql: str, topics: list[str]) -> list:
+        """Publishes {"echo": topic} to each topic; returns what the function saw."""
+        url, arn = self.queue()
+        name, _ = self.function([{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}])
+        self.client("lambda").put_function_event_invoke_config(
+            FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": arn}}
+        )
+        dlq_url, dlq_arn = self.queue()
+        self.rule(sql, name, dlq_arn, dlq_url)
+        for topic in topics:
+            self.client("iot-data").publish(topic=topic, payload=json.dumps({"echo": topic, "n": 3}).encode())
+        self.drain()
+        return sorted(record["responsePayload"]["echo"] for record in self.messages(url))
+
+    def test_rule_topic_filters_follow_mqtt_wildcards(self) -> None:
+        topics = [
+            "$aws/events/presence/connected/gw-1",
+            "$aws/events/presence/connected/site-3/gw-1",
+            "$aws/events/subscriptions/subscribed/gw-1",
+        ]
+        self.assertEqual(
+            self.published_echoes("SELECT * FROM '$aws/events/presence/+/+'", topics),
+            ["$aws/events/presence/connected/gw-1"],
+        )
+        self.assertEqual(
+            self.published_echoes("SELECT * FROM '$aws/events/presence/#'", topics),
+            ["$aws/events/presence/connected/gw-1", "$aws/events/presence/connected/site-3/gw-1"],
+        )
+        self.assertEqual(self.published_echoes("SELECT * FROM '#'", topics), [], "wildcards skip $ topics")
+
+    def test_rule_where_clause(self) -> None:
+        sql = (
+            "SELECT * FROM '$aws/events/#' WHERE (startswith(topic(), '$aws/events/presence/') "
+            "OR topic(3) = 'subscriptions') AND NOT n <> 3"
+        )
+        topics = ["$aws/events/presence/connected/a", "$aws/events/subscriptions/subscribed/a", "$aws/events/thing/x/created"]
+        self.assertEqual(self.published_echoes(sql, topics[:2] + topics[2:]), sorted(topics[:2]))
+
+    def test_unsupported_sql_is_refused(self) -> None:
+        for sql in ("SELECT clientId FROM 'a'", "SELECT * FROM 'a/#/b'", "SELECT * FROM 'a' WHERE get_thing_shadow(x) = 1"):
+            with self.assertRaises(ClientError, msg=sql) as raised:
+                self.client("iot").create_topic_rule(
+                    ruleName=f"r_{uuid.uuid4().hex[:8]}", topicRulePayload={"sql": sql, "actions": []}
+                )
+            self.assertEqual(raised.exception.response["Error"]["Code"], "InvalidRequestException")
+
+    def test_without_lambda_permission_the_error_action_gets_the_message(self) -> None:
+        name, _ = self.function([])
+        dlq_url, dlq_arn = self.queue()
+        rule_name = self.rule("SELECT * FROM 'devices/+'", name, dlq_arn, dlq_url, permit=False)
+        self.client("iot-data").publish(topic="devices/a", payload=b'{"echo": 1}')
+        self.drain()
+        [message] = self.messages(dlq_url)
+        self.assertEqual(message["ruleName"], rule_name)
+        self.assertEqual(message["topic"], "devices/a")
+        self.assertEqual(json.loads(base64.b64decode(message["base64OriginalPayload"])), {"echo": 1})
+        self.assertEqual(message["failures"][0]["failedAction"], "LambdaAction")
+        self.assertIn("403", message["failures"][0]["errorMessage"])
+
+
+if __name__ == "__main__":
+    unittest.main()
