@@ -3,9 +3,9 @@
 # send to the dead-letter queue. Nothing else.
 
 # Who may assume each role: Lambda for the function, IoT for the rule's error action.
-# IoT passes aws:SourceAccount when it assumes a rule's role, so that role is also scoped
-# to this account (the confused-deputy guard AWS IoT recommends); Lambda does not pass it
-# for execution roles.
+# IoT passes aws:SourceAccount and aws:SourceArn when it assumes a rule's role, so that
+# role is scoped to this account and this rule (the confused-deputy guard of the AWS IoT
+# guide); Lambda does not pass them for execution roles.
 data "aws_iam_policy_document" "assume" {
   for_each = {
     function    = "lambda.amazonaws.com"
@@ -23,6 +23,14 @@ data "aws_iam_policy_document" "assume" {
       content {
         test     = "StringEquals"
         variable = "aws:SourceAccount"
+        values   = [condition.value]
+      }
+    }
+    dynamic "condition" {
+      for_each = each.key == "rule_errors" ? [local.rule_arn] : []
+      content {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
         values   = [condition.value]
       }
     }
@@ -65,8 +73,17 @@ data "aws_iam_policy_document" "function" {
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["dynamodb.${data.aws_region.current.name}.amazonaws.com"]
+        values   = ["dynamodb.${data.aws_region.current.id}.amazonaws.com"]
       }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.dead_letter_queue_kms_key_arn == null ? [] : [local.dead_letter_queue_kms_key_arn]
+    content {
+      sid       = "FailureDestinationKey"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
     }
   }
 }
@@ -90,6 +107,15 @@ data "aws_iam_policy_document" "rule_errors" {
     sid       = "DeadLetterQueue"
     actions   = ["sqs:SendMessage"]
     resources = [local.dead_letter_queue_arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.dead_letter_queue_kms_key_arn == null ? [] : [local.dead_letter_queue_kms_key_arn]
+    content {
+      sid       = "DeadLetterQueueKey"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 

@@ -9,24 +9,32 @@ locals {
   log_group_name = "/aws/lambda/${local.function_name}"
   status_index   = "ByStatus"
   account_id     = data.aws_caller_identity.current.account_id
+  # Built, not read from the rule, so the Lambda permission can exist before the rule
+  # goes live (otherwise the first events fail into the DLQ, and again on destroy).
+  rule_arn = "arn:${data.aws_partition.current.partition}:iot:${data.aws_region.current.id}:${local.account_id}:rule/${local.rule_name}"
 
   create_dead_letter_queue = var.dead_letter_queue == null
   dead_letter_queue_arn    = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].arn : var.dead_letter_queue.arn
   dead_letter_queue_url    = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].url : var.dead_letter_queue.url
+  # A caller's queue encrypted with a customer managed key: both senders need the key.
+  dead_letter_queue_kms_key_arn = try(var.dead_letter_queue.kms_key_arn, null)
 
-  # One topic filter per rule: all of $aws/events, narrowed to the lifecycle topics
-  # (registry events such as $aws/events/thing/... share the prefix).
+  # '#', not '+/+': client IDs may contain '/', which adds topic levels
+  # ($aws/events/presence/connected/site-3/gw-1). The handler checks eventType itself.
+  # With subscriptions: all of $aws/events, narrowed to the lifecycle topics (registry
+  # events such as $aws/events/thing/... share the prefix).
   rule_sql = var.include_subscription_events ? join(" ", [
     "SELECT * FROM '$aws/events/#'",
     "WHERE startswith(topic(), '$aws/events/presence/')",
     "OR startswith(topic(), '$aws/events/subscriptions/')",
-  ]) : "SELECT * FROM '$aws/events/presence/+/+'"
+  ]) : "SELECT * FROM '$aws/events/presence/#'"
 
   environment = merge(
     {
       TABLE_NAME                 = aws_dynamodb_table.connectivity.name
       IGNORED_CLIENT_ID_PREFIXES = join(",", var.ignored_client_id_prefixes)
     },
+    var.record_unknown_connect_failures ? { RECORD_UNKNOWN_CONNECT_FAILURES = "true" } : {},
     var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) },
   )
 }
@@ -72,8 +80,11 @@ resource "aws_dynamodb_table" "connectivity" {
     enabled = var.point_in_time_recovery_enabled
   }
 
+  # Without a customer key: DynamoDB's AWS owned key (encrypted at rest, no KMS charges).
+  # enabled = true without a key would pick the AWS managed key (aws/dynamodb), billed
+  # per KMS request and auditable in CloudTrail; README "Security" compares the three.
   server_side_encryption {
-    enabled     = true
+    enabled     = var.table_kms_key_arn != null
     kms_key_arn = var.table_kms_key_arn
   }
 
@@ -99,7 +110,8 @@ resource "aws_cloudwatch_log_group" "function" {
 
 resource "aws_lambda_function" "this" {
   function_name = local.function_name
-  description   = "Keeps the latest connectivity of each AWS IoT Core client in DynamoDB table ${var.table_name}."
+  # Lambda allows 256 characters; table names may have 255.
+  description   = substr("Keeps the latest connectivity of each AWS IoT Core client in DynamoDB table ${var.table_name}.", 0, 256)
   role          = aws_iam_role.function.arn
   runtime       = "provided.al2023"
   handler       = "bootstrap"
@@ -123,7 +135,7 @@ resource "aws_lambda_function" "this" {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.function.name
     application_log_level = var.log_level
-    system_log_level      = "WARN"
+    system_log_level      = var.system_log_level
   }
 
   tags = var.tags
@@ -179,7 +191,8 @@ resource "aws_iot_topic_rule" "lifecycle" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.rule_errors]
+  # Live only once IoT may invoke the function and the error action may send.
+  depends_on = [aws_lambda_permission.iot, aws_iam_role_policy.rule_errors]
 }
 
 resource "aws_lambda_permission" "iot" {
@@ -187,7 +200,7 @@ resource "aws_lambda_permission" "iot" {
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.this.function_name
   principal      = "iot.amazonaws.com"
-  source_arn     = aws_iot_topic_rule.lifecycle.arn
+  source_arn     = local.rule_arn
   source_account = local.account_id
 }
 

@@ -18,6 +18,11 @@ output "dynamodb_status_index_name" {
   value       = var.status_index_enabled ? local.status_index : null
 }
 
+output "dynamodb_status_index_arn" {
+  description = "ARN of the status index, for the IAM policies of readers that Query it (Query on an index is authorised on the index ARN, not the table's). null unless status_index_enabled."
+  value       = var.status_index_enabled ? "${aws_dynamodb_table.connectivity.arn}/index/${local.status_index}" : null
+}
+
 output "lambda_function_name" {
   description = "Name of the function that applies lifecycle events."
   value       = aws_lambda_function.this.function_name

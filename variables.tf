@@ -59,7 +59,7 @@ variable "point_in_time_recovery_enabled" {
 }
 
 variable "table_kms_key_arn" {
-  description = "ARN of a customer managed KMS key for the table's server-side encryption. null: encryption with the AWS managed key (aws/dynamodb)."
+  description = "ARN of a customer managed KMS key for the table's server-side encryption (its key policy must let DynamoDB use it). null: DynamoDB's AWS owned key, at no KMS cost."
   type        = string
   default     = null
 }
@@ -77,7 +77,7 @@ variable "status_index_enabled" {
 }
 
 variable "item_ttl_days" {
-  description = "Delete the item of a client that has had no lifecycle event for this many days (DynamoDB TTL on ExpiresAt). null: keep items forever."
+  description = "Delete the item of a client that has been disconnected, with no lifecycle event, for this many days (DynamoDB TTL on ExpiresAt; a connected client never expires). null: keep items forever."
   type        = number
   default     = null
 
@@ -150,7 +150,7 @@ variable "timeout" {
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Reserved concurrency of the function. null: unreserved (the account pool)."
+  description = "Reserved concurrency of the function. null: unreserved (the account pool). Lambda refuses a reservation that leaves the account fewer than 100 unreserved executions, so new accounts with a low concurrency quota reject most values."
   type        = number
   default     = null
 
@@ -182,6 +182,17 @@ variable "log_level" {
   }
 }
 
+variable "system_log_level" {
+  description = "Level of Lambda's own log lines (DEBUG, INFO or WARN). INFO keeps the START and REPORT lines with duration, memory and init duration; WARN drops them."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level must be DEBUG, INFO or WARN."
+  }
+}
+
 variable "log_retention_in_days" {
   description = "Retention of the function's log group, in days (a value CloudWatch Logs accepts; 0 keeps logs forever)."
   type        = number
@@ -194,7 +205,7 @@ variable "log_retention_in_days" {
 }
 
 variable "log_kms_key_arn" {
-  description = "ARN of a KMS key to encrypt the function's log group. null: CloudWatch Logs' default encryption."
+  description = "ARN of a KMS key to encrypt the function's log group. Its key policy must let the CloudWatch Logs service principal of the region use it (README: Security), or creating the log group fails. null: CloudWatch Logs' default encryption."
   type        = string
   default     = null
 }
@@ -223,6 +234,12 @@ variable "maximum_event_age_in_seconds" {
 
 # --- Topic rule and failures ------------------------------------------------
 
+variable "record_unknown_connect_failures" {
+  description = "Record connect_failed events of client IDs the table does not know. Off by default: unauthenticated clients choose their client ID, so each failed attempt could add an item."
+  type        = bool
+  default     = false
+}
+
 variable "include_subscription_events" {
   description = "Also send subscribe/unsubscribe lifecycle events to the function (they never change Status; the function logs and skips them)."
   type        = bool
@@ -236,12 +253,18 @@ variable "rule_enabled" {
 }
 
 variable "dead_letter_queue" {
-  description = "An existing SQS queue to keep events that could not be delivered or stored (rule error action and the function's on-failure destination). null: the module creates one."
+  description = "An existing standard SQS queue to keep events that could not be delivered or stored (rule error action and the function's on-failure destination), with the customer managed KMS key it is encrypted with, if any (both senders are granted it). FIFO queues are refused: neither sender supports them. null: the module creates one."
   type = object({
-    arn = string
-    url = string
+    arn         = string
+    url         = string
+    kms_key_arn = optional(string)
   })
   default = null
+
+  validation {
+    condition     = var.dead_letter_queue == null ? true : !endswith(var.dead_letter_queue.arn, ".fifo") && !endswith(var.dead_letter_queue.url, ".fifo")
+    error_message = "dead_letter_queue must be a standard queue: Lambda destinations and the IoT SQS action cannot send to a FIFO queue."
+  }
 }
 
 variable "dead_letter_queue_retention_seconds" {

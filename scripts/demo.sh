@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: deploy examples/complete to a local AWS API emulator, feed lifecycle
-# events through the real handler binary the module built, and show device status change.
+# The main job: deploy examples/complete to the local AWS API emulator, publish lifecycle
+# events as IoT Core does (topic rule -> asynchronous invoke of the real handler binary
+# the module built), and show device status change, a failure and its re-drive.
 #
 #   scripts/demo.sh          run, then destroy everything and stop the emulator
 #   scripts/demo.sh --keep   leave the stack and the emulator running to explore
@@ -12,36 +13,55 @@ keep=false
 [[ "${1:-}" == "--keep" ]] && keep=true
 
 start_emulator
-: >"$TOOLS/demo-function.log"
 cd "$ROOT/examples/complete"
 rm -f terraform.tfstate terraform.tfstate.backup  # state of an emulator that is gone
-terraform init -input=false >/dev/null
-echo "== terraform apply (first run builds the handler with cargo-lambda: a few minutes)"
-terraform apply -auto-approve -input=false -var name=demo | grep -E "Apply complete|Creation complete|Error" || true
+color=()
+[[ -t 1 ]] || color=(-no-color)  # no escape codes when piped or logged
+terraform init -input=false "${color[@]}" >/dev/null
+echo "== terraform apply (the first run builds the handler with cargo-lambda: a few minutes)"
+# Progress stays visible: terraform says "Still creating..." every 10 s while it builds.
+terraform apply -auto-approve -input=false "${color[@]}" -var name=demo |
+  grep --line-buffered -E "Still creating|Creation complete|Apply complete|Error|error" || true
 
 function_name="$(terraform output -raw lambda_function_name)"
-package="$(terraform output -raw lambda_package_path)"
 table="$(terraform output -raw dynamodb_table_name)"
+log_group="$(terraform output -raw cloudwatch_log_group_name)"
+dlq_url="$(terraform output -raw dead_letter_queue_url)"
+role="$(terraform output -raw iam_role_name)"
 t0=$(( ($(date +%s) - 3 * 3600) * 1000 ))
 
-# Each step: lifecycle events as IoT Core would deliver them, through the deployed
-# function's bootstrap under a local Lambda Runtime API, then the table as apps see it.
+# Each step: lifecycle events published as IoT Core publishes them; the emulator's
+# rules engine runs the topic rule, which invokes the deployed function asynchronously.
+# Then what the function logged per event, and the table as applications see it.
 step() {
   local title="$1"
   shift
   echo
   echo "== $title"
-  printf '%s\n' "$@" |
-    python "$ROOT/tools/local_lambda.py" --summary --function "$function_name" --package "$package" \
-      2>>"$TOOLS/demo-function.log" | sed 's/^/   /'
+  printf '%s\n' "$@" | python "$ROOT/tools/publish.py" --log-group "$log_group" | sed 's/^/   /'
   echo
   python "$ROOT/tools/status.py" "$table" | sed 's/^/   /'
 }
 
-event() { # type client version offset_ms [extra json]
-  local version=""
-  [[ "$3" != "-" ]] && version="\"versionNumber\": $3,"
-  echo "{\"eventType\": \"$1\", \"clientId\": \"$2\", $version \"timestamp\": $((t0 + $4)), \"sessionIdentifier\": \"demo\", \"principalIdentifier\": \"demo\"${5:+, $5}}"
+dlq_depth() {
+  python - "$dlq_url" <<'PY'
+import sys, boto3
+attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=sys.argv[1], AttributeNames=["ApproximateNumberOfMessages"])
+print(attributes["Attributes"]["ApproximateNumberOfMessages"])
+PY
+}
+
+# An outage of the function's write permission, as a mistaken policy change would cause.
+deny_writes() {
+  python - "$role" "$1" <<'PY'
+import json, sys, boto3
+iam, role, action = boto3.client("iam"), sys.argv[1], sys.argv[2]
+if action == "on":
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "dynamodb:UpdateItem", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=role, PolicyName="demo-outage", PolicyDocument=json.dumps(document))
+else:
+    iam.delete_role_policy(RoleName=role, PolicyName="demo-outage")
+PY
 }
 
 step "Two devices connect (and the AWS console's test client, which is ignored)" \
@@ -60,9 +80,26 @@ step "sensor-2 reconnects (DUPLICATE_CLIENTID); the new connect arrives before t
 step "sensor-1 is back two hours later: its version number reset to 0 (the sample said Disconnected here)" \
   "$(event connected sensor-1 0 7200000 '"ipAddress": "192.0.2.11"')"
 
-step "sensor-3 fails to authenticate; a malformed payload is logged and skipped" \
-  "$(event connect_failed sensor-3 - 7300000 '"connectFailureReason": "AUTHORIZATION_FAILED"')" \
+step "site-3/gw-1 connects: a client ID with slashes publishes on more topic levels" \
+  "$(event connected site-3/gw-1 0 7250000 '"ipAddress": "192.0.2.31"')"
+
+step "sensor-2 fails to authenticate (recorded: the table knows it); unknown sensor-9 fails too (not recorded); a malformed payload is logged and skipped" \
+  "$(event connect_failed sensor-2 - 7300000 '"connectFailureReason": "AUTHORIZATION_FAILED"')" \
+  "$(event connect_failed sensor-9 - 7300000 '"connectFailureReason": "AUTHORIZATION_FAILED"')" \
   '{"clientId": "sensor-4", "eventType": "connected"}'
+
+deny_writes on
+step "The function loses dynamodb:UpdateItem; sensor-2 disconnects: Lambda retries, then the event lands in the dead-letter queue" \
+  "$(event disconnected sensor-2 6 7400000 '"disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT", "clientInitiatedDisconnect": false')"
+echo "   dead-letter queue: $(dlq_depth) message(s)"
+
+deny_writes off
+echo
+echo "== Permission restored; re-drive the dead-letter queue through the function (tools/redrive.py)"
+python "$ROOT/tools/redrive.py" --queue-url "$dlq_url" --function "$function_name" | sed 's/^/   /'
+echo "   dead-letter queue: $(dlq_depth) message(s)"
+echo
+python "$ROOT/tools/status.py" "$table" | sed 's/^/   /'
 
 echo
 if $keep; then
@@ -71,9 +108,9 @@ if $keep; then
   echo "   export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=$AWS_REGION AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
   echo "   python tools/status.py $table      # with .tools/venv/bin on PATH"
   echo "   Stop the emulator with: kill $EMULATOR_PID"
-  echo "   The function's JSON logs: $TOOLS/demo-function.log"
+  echo "   The function's JSON logs: log group $log_group (and $TOOLS/emulator.log)"
 else
   echo "== terraform destroy"
-  terraform destroy -auto-approve -input=false -var name=demo | grep -E "Destroy complete|Error" || true
+  terraform destroy -auto-approve -input=false "${color[@]}" -var name=demo | grep -E "Destroy complete|Error" || true
   rm -f terraform.tfstate terraform.tfstate.backup
 fi

@@ -3,8 +3,6 @@
 package test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,8 +96,8 @@ func TestCompleteExample(t *testing.T) {
 		}, changed)
 	})
 
-	t.Run("the deployed handler keeps status right", func(t *testing.T) {
-		assertHandler(t, cfg, where, options.TerraformDir, out)
+	t.Run("the deployed pipeline keeps status right and loses nothing", func(t *testing.T) {
+		assertHandler(t, cfg, where, out)
 	})
 }
 
@@ -119,8 +117,8 @@ func assertTable(t *testing.T, cfg aws.Config, out map[string]string) {
 	assert.Equal(t, "ClientID", *table.Table.KeySchema[0].AttributeName)
 	assert.Equal(t, dynamodbtypes.KeyTypeHash, table.Table.KeySchema[0].KeyType)
 	assert.Equal(t, dynamodbtypes.BillingModePayPerRequest, table.Table.BillingModeSummary.BillingMode)
-	require.NotNil(t, table.Table.SSEDescription)
-	assert.Equal(t, dynamodbtypes.SSEStatusEnabled, table.Table.SSEDescription.Status)
+	// Encrypted with DynamoDB's AWS owned key: DescribeTable then reports no SSE description.
+	assert.Nil(t, table.Table.SSEDescription)
 	require.Len(t, table.Table.GlobalSecondaryIndexes, 1)
 	assert.Equal(t, out["dynamodb_status_index_name"], *table.Table.GlobalSecondaryIndexes[0].IndexName)
 
@@ -147,7 +145,7 @@ func assertLogGroup(t *testing.T, cfg aws.Config, out map[string]string) {
 func assertTopicRule(t *testing.T, cfg aws.Config, out map[string]string) {
 	rule, err := iot.NewFromConfig(cfg).GetTopicRule(t.Context(), &iot.GetTopicRuleInput{RuleName: aws.String(out["iot_topic_rule_name"])})
 	require.NoError(t, err)
-	assert.Equal(t, "SELECT * FROM '$aws/events/presence/+/+'", aws.ToString(rule.Rule.Sql))
+	assert.Equal(t, "SELECT * FROM '$aws/events/presence/#'", aws.ToString(rule.Rule.Sql))
 	assert.Equal(t, "2016-03-23", aws.ToString(rule.Rule.AwsIotSqlVersion))
 	require.Len(t, rule.Rule.Actions, 1)
 	require.NotNil(t, rule.Rule.Actions[0].Lambda)
@@ -251,24 +249,21 @@ func stringList(field any) []string {
 	return nil
 }
 
-type invocation struct {
-	Payload  json.RawMessage   `json:"payload"`
-	Response map[string]string `json:"response"`
-	Error    any               `json:"error"`
-}
-
 // assertHandler sends lifecycle events, out of order and duplicated, through the
-// deployed handler: on the emulator its bootstrap runs under a local Runtime API
-// (tools/local_lambda.py), on AWS the function is invoked.
-func assertHandler(t *testing.T, cfg aws.Config, where, exampleDir string, out map[string]string) {
-	const t0 = 1_671_506_794_644
+// deployed pipeline (see deliver), then checks the items: a client ID with slashes is
+// tracked, ignored clients are not, and a write the function may not make ends in the
+// dead-letter queue through the on-failure destination, from where `replay` re-drives it.
+func assertHandler(t *testing.T, cfg aws.Config, where string, out map[string]string) {
 	const hour = 3_600_000
+	t0 := time.Now().Add(-6 * time.Hour).UnixMilli()
 	event := func(kind, client string, version, offset int64, extra string) string {
 		return `{"eventType":"` + kind + `","clientId":"` + client + `","versionNumber":` +
 			jsonNumber(version) + `,"timestamp":` + jsonNumber(t0+offset) + extra + `}`
 	}
-	reset, daily, ignored := out["lambda_function_name"]+"-reset", out["lambda_function_name"]+"-daily", "iotconsole-"+out["lambda_function_name"]
-	events := []string{
+	name := out["lambda_function_name"]
+	reset, daily, slashed, ignored := name+"-reset", name+"-daily", "site-3/"+name+"/gw-1", "iotconsole-"+name
+	table := out["dynamodb_table_name"]
+	deliver(t, cfg, where, name, []string{
 		// Scenario 7 of the original sample, delivered as (d10, d0, c0).
 		event("disconnected", reset, 10, 0, ""),
 		event("disconnected", reset, 0, hour+1, `,"disconnectReason":"CLIENT_INITIATED_DISCONNECT"`),
@@ -278,98 +273,103 @@ func assertHandler(t *testing.T, cfg aws.Config, where, exampleDir string, out m
 		event("disconnected", daily, 0, 1, ""),
 		event("connected", daily, 0, 3*hour, `,"thingName":"daily-thing"`),
 		event("connected", daily, 0, 0, ""),
+		event("connected", slashed, 2, 0, ""),
 		event("connected", ignored, 0, 0, ""),
 		`{"clientId":"` + daily + `","eventType":"rebooted"}`,
-	}
-	results := invoke(t, cfg, where, exampleDir, out, events)
-	var outcomes []string
-	for _, result := range results {
-		require.Nil(t, result.Error, "invocation failed: %s", result.Payload)
-		outcomes = append(outcomes, result.Response["outcome"])
-	}
-	assert.Equal(t, []string{"applied", "applied", "applied", "applied", "applied", "applied", "stale", "skipped", "skipped"}, outcomes)
+	})
 
-	item := func(client string) map[string]dynamodbtypes.AttributeValue {
-		got, err := dynamodb.NewFromConfig(cfg).GetItem(t.Context(), &dynamodb.GetItemInput{
-			TableName:      aws.String(out["dynamodb_table_name"]),
-			Key:            map[string]dynamodbtypes.AttributeValue{"ClientID": &dynamodbtypes.AttributeValueMemberS{Value: client}},
-			ConsistentRead: aws.Bool(true),
-		})
-		require.NoError(t, err)
-		return got.Item
-	}
-	text := func(item map[string]dynamodbtypes.AttributeValue, name string) string {
-		switch value := item[name].(type) {
-		case *dynamodbtypes.AttributeValueMemberS:
-			return value.Value
-		case *dynamodbtypes.AttributeValueMemberN:
-			return value.Value
+	retry.DoWithRetry(t, "items are written", 30, 10*time.Second, func() (string, error) {
+		if attributeText(getItem(t, cfg, table, daily), "ConnectTime") != jsonNumber(t0+3*hour) ||
+			attributeText(getItem(t, cfg, table, reset), "DisconnectTime") != jsonNumber(t0+hour+1) ||
+			attributeText(getItem(t, cfg, table, slashed), "Status") == "" {
+			return "", errors.New("not yet")
 		}
-		return ""
+		return "written", nil
+	})
+	resetItem := getItem(t, cfg, table, reset)
+	assert.Equal(t, "Disconnected", attributeText(resetItem, "Status"))
+	assert.Equal(t, "0", attributeText(resetItem, "ConnectVersionNum"))
+	assert.Equal(t, jsonNumber(t0+hour), attributeText(resetItem, "ConnectTime"))
+	assert.Equal(t, "CLIENT_INITIATED_DISCONNECT", attributeText(resetItem, "DisconnectReason"))
+	assert.Equal(t, "192.0.2.7", attributeText(resetItem, "IpAddress"))
+	assert.NotEmpty(t, attributeText(resetItem, "ExpiresAt"), "a disconnected client may expire (item TTL is on)")
+
+	dailyItem := getItem(t, cfg, table, daily)
+	assert.Equal(t, "Connected", attributeText(dailyItem, "Status"))
+	assert.Equal(t, "daily-thing", attributeText(dailyItem, "ThingName"))
+	assert.Empty(t, attributeText(dailyItem, "ExpiresAt"), "a connected client never expires")
+
+	assert.Equal(t, "Connected", attributeText(getItem(t, cfg, table, slashed), "Status"), "client IDs with slashes are tracked")
+	assert.Empty(t, getItem(t, cfg, table, ignored), "ignored clients are never written")
+	assert.Empty(t, queueMessages(t, cfg, out["dead_letter_queue_url"], 10), "nothing failed so far")
+
+	// An outage of the function's write permission: the event is retried, then sent
+	// to the dead-letter queue by Lambda's on-failure destination.
+	iamClient := iam.NewFromConfig(cfg)
+	deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"dynamodb:UpdateItem","Resource":"*"}]}`
+	_, err := iamClient.PutRolePolicy(t.Context(), &iam.PutRolePolicyInput{
+		RoleName: aws.String(out["iam_role_name"]), PolicyName: aws.String("test-outage"), PolicyDocument: aws.String(deny),
+	})
+	require.NoError(t, err)
+	if where == targetAWS {
+		time.Sleep(15 * time.Second) // IAM changes take seconds to reach Lambda's credentials
 	}
-	resetItem := item(reset)
-	assert.Equal(t, "Disconnected", text(resetItem, "Status"))
-	assert.Equal(t, "0", text(resetItem, "ConnectVersionNum"))
-	assert.Equal(t, jsonNumber(t0+hour), text(resetItem, "ConnectTime"))
-	assert.Equal(t, jsonNumber(t0+hour+1), text(resetItem, "DisconnectTime"))
-	assert.Equal(t, "CLIENT_INITIATED_DISCONNECT", text(resetItem, "DisconnectReason"))
-	assert.Equal(t, "192.0.2.7", text(resetItem, "IpAddress"))
+	lost := event("disconnected", daily, 0, 4*hour, `,"disconnectReason":"SERVER_INITIATED_DISCONNECT"`)
+	deliver(t, cfg, where, name, []string{lost})
+	var records []map[string]any
+	retry.DoWithRetry(t, "the event reaches the dead-letter queue", 60, 10*time.Second, func() (string, error) {
+		if records = queueMessages(t, cfg, out["dead_letter_queue_url"], 10); len(records) == 0 {
+			return "", errors.New("empty")
+		}
+		return "arrived", nil
+	})
+	require.Len(t, records, 1)
+	context := records[0]["requestContext"].(map[string]any)
+	assert.Equal(t, "RetriesExhausted", context["condition"])
+	assert.EqualValues(t, 3, context["approximateInvokeCount"], "the first attempt and two retries")
+	assert.Equal(t, "StoreError.DynamoDb", records[0]["responsePayload"].(map[string]any)["errorType"])
+	assert.Equal(t, "Connected", attributeText(getItem(t, cfg, table, daily), "Status"))
 
-	dailyItem := item(daily)
-	assert.Equal(t, "Connected", text(dailyItem, "Status"))
-	assert.Equal(t, jsonNumber(t0+3*hour), text(dailyItem, "ConnectTime"))
-	assert.Equal(t, "daily-thing", text(dailyItem, "ThingName"))
-	assert.NotEmpty(t, text(dailyItem, "ExpiresAt"), "item TTL is configured in the example")
+	_, err = iamClient.DeleteRolePolicy(t.Context(), &iam.DeleteRolePolicyInput{
+		RoleName: aws.String(out["iam_role_name"]), PolicyName: aws.String("test-outage"),
+	})
+	require.NoError(t, err)
+	redrive(t, cfg, out["dead_letter_queue_url"], table)
+	assert.Equal(t, "Disconnected", attributeText(getItem(t, cfg, table, daily), "Status"))
+	assert.Equal(t, "SERVER_INITIATED_DISCONNECT", attributeText(getItem(t, cfg, table, daily), "DisconnectReason"))
+	assert.Empty(t, queueMessages(t, cfg, out["dead_letter_queue_url"], 10))
+}
 
-	assert.Empty(t, item(ignored), "ignored clients are never written")
+// redrive is the README's re-drive: the events of the dead-letter queue through
+// `replay` (the handler's code path), deleting each message once it was applied.
+func redrive(t *testing.T, cfg aws.Config, queueURL, table string) {
+	t.Helper()
+	client := sqs.NewFromConfig(cfg)
+	received, err := client.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10})
+	require.NoError(t, err)
+	var lines []string
+	for _, message := range received.Messages {
+		var record struct {
+			RequestPayload json.RawMessage `json:"requestPayload"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(aws.ToString(message.Body)), &record))
+		lines = append(lines, string(record.RequestPayload))
+	}
+	command := exec.CommandContext(t.Context(), "cargo", "run", "--quiet", "--locked", "--bin", "replay", "--", "--table", table)
+	command.Dir = repoRoot(t)
+	command.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	output, err := command.CombinedOutput()
+	require.NoError(t, err, "replay: %s", output)
+	assert.Contains(t, string(output), `"applied":1`)
+	for _, message := range received.Messages {
+		_, err := client.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: message.ReceiptHandle})
+		require.NoError(t, err)
+	}
 }
 
 func jsonNumber(n int64) string {
 	data, _ := json.Marshal(n)
 	return string(data)
-}
-
-func invoke(t *testing.T, cfg aws.Config, where, exampleDir string, out map[string]string, events []string) []invocation {
-	var results []invocation
-	if where == targetAWS {
-		client := lambda.NewFromConfig(cfg)
-		for _, event := range events {
-			response, err := client.Invoke(t.Context(), &lambda.InvokeInput{
-				FunctionName: aws.String(out["lambda_function_name"]),
-				Payload:      []byte(event),
-			})
-			require.NoError(t, err)
-			result := invocation{Payload: json.RawMessage(event)}
-			if response.FunctionError != nil {
-				result.Error = string(response.Payload)
-			} else {
-				require.NoError(t, json.Unmarshal(response.Payload, &result.Response))
-			}
-			results = append(results, result)
-		}
-		return results
-	}
-	python := os.Getenv("LOCAL_LAMBDA_PYTHON")
-	if python == "" {
-		python = filepath.Join(repoRoot(t), ".tools", "venv", "bin", "python")
-	}
-	command := exec.CommandContext(t.Context(), python, filepath.Join(repoRoot(t), "tools", "local_lambda.py"),
-		"--function", out["lambda_function_name"],
-		"--package", filepath.Join(exampleDir, out["lambda_package_path"]))
-	command.Stdin = strings.NewReader(strings.Join(events, "\n") + "\n")
-	var stderr bytes.Buffer
-	command.Stderr = &stderr
-	output, err := command.Output()
-	require.NoError(t, err, "local_lambda.py: %s", stderr.String())
-	t.Logf("function logs:\n%s", stderr.String())
-	scanner := bufio.NewScanner(bytes.NewReader(output))
-	for scanner.Scan() {
-		var result invocation
-		require.NoError(t, json.Unmarshal(scanner.Bytes(), &result))
-		results = append(results, result)
-	}
-	require.Len(t, results, len(events))
-	return results
 }
 
 // assertNothingLeft runs after terraform destroy: every resource the module created is

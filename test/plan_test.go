@@ -63,7 +63,8 @@ func TestPlanDefaults(t *testing.T) {
 	assert.Equal(t, "ClientID", table["hash_key"])
 	assert.Equal(t, "PAY_PER_REQUEST", table["billing_mode"])
 	assert.Equal(t, true, table["point_in_time_recovery"].([]any)[0].(map[string]any)["enabled"])
-	assert.Equal(t, true, table["server_side_encryption"].([]any)[0].(map[string]any)["enabled"])
+	// DynamoDB's AWS owned key unless a customer key is given: no KMS charges by default.
+	assert.Equal(t, false, table["server_side_encryption"].([]any)[0].(map[string]any)["enabled"])
 	assert.Empty(t, table["global_secondary_index"])
 
 	function := planned(t, plan, "aws_lambda_function.this")
@@ -73,6 +74,7 @@ func TestPlanDefaults(t *testing.T) {
 	logging := function["logging_config"].([]any)[0].(map[string]any)
 	assert.Equal(t, "JSON", logging["log_format"])
 	assert.Equal(t, "INFO", logging["application_log_level"])
+	assert.Equal(t, "INFO", logging["system_log_level"], "INFO keeps Lambda's START and REPORT lines")
 	assert.Contains(t, plan.ResourceChangesMap, "terraform_data.build[0]", "the module builds the zip by default")
 
 	logs := planned(t, plan, "aws_cloudwatch_log_group.function")
@@ -80,7 +82,8 @@ func TestPlanDefaults(t *testing.T) {
 	assert.Equal(t, "/aws/lambda/"+function["function_name"].(string), logs["name"])
 
 	rule := planned(t, plan, "aws_iot_topic_rule.lifecycle")
-	assert.Equal(t, "SELECT * FROM '$aws/events/presence/+/+'", rule["sql"])
+	// '#': a client ID may contain '/', which adds topic levels.
+	assert.Equal(t, "SELECT * FROM '$aws/events/presence/#'", rule["sql"])
 	assert.Equal(t, "2016-03-23", rule["sql_version"])
 	assert.Len(t, rule["error_action"], 1)
 
@@ -139,13 +142,35 @@ func TestPlanVariables(t *testing.T) {
 			assert.Contains(t, sql, "'$aws/events/subscriptions/'")
 			assert.Contains(t, sql, "'$aws/events/presence/'")
 		}},
-		{"caller-supplied dead-letter queue", map[string]any{"dead_letter_queue": map[string]string{
+		{"caller-supplied dead-letter queue with a customer managed key", map[string]any{"dead_letter_queue": map[string]string{
 			"arn": "arn:aws:sqs:us-east-1:123456789012:existing", "url": "https://sqs.us-east-1.amazonaws.com/123456789012/existing",
+			"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		}}, func(t *testing.T, plan *terraform.PlanStruct) {
 			assert.NotContains(t, plan.ResourceChangesMap, "aws_sqs_queue.dead_letter[0]")
 			invoke := planned(t, plan, "aws_lambda_function_event_invoke_config.this")
 			onFailure := invoke["destination_config"].([]any)[0].(map[string]any)["on_failure"].([]any)[0].(map[string]any)
 			assert.Equal(t, "arn:aws:sqs:us-east-1:123456789012:existing", onFailure["destination"])
+			// Both senders encrypt with the queue's key, or delivery fails silently.
+			for _, document := range []string{"data.aws_iam_policy_document.function", "data.aws_iam_policy_document.rule_errors"} {
+				granted := statementActions(t, change(t, plan, document), "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+				assert.ElementsMatch(t, []string{"kms:GenerateDataKey", "kms:Decrypt"}, granted, document)
+			}
+		}},
+		{"system_log_level", map[string]any{"system_log_level": "WARN"}, func(t *testing.T, plan *terraform.PlanStruct) {
+			logging := planned(t, plan, "aws_lambda_function.this")["logging_config"].([]any)[0].(map[string]any)
+			assert.Equal(t, "WARN", logging["system_log_level"])
+		}},
+		{"record_unknown_connect_failures", map[string]any{"record_unknown_connect_failures": true}, func(t *testing.T, plan *terraform.PlanStruct) {
+			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
+			assert.Equal(t, "true", env.(map[string]any)["RECORD_UNKNOWN_CONNECT_FAILURES"])
+		}},
+		{"table_kms_key_arn", map[string]any{"table_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/abcd"}, func(t *testing.T, plan *terraform.PlanStruct) {
+			sse := planned(t, plan, "aws_dynamodb_table.connectivity")["server_side_encryption"].([]any)[0].(map[string]any)
+			assert.Equal(t, true, sse["enabled"])
+			assert.Equal(t, "arn:aws:kms:us-east-1:123456789012:key/abcd", sse["kms_key_arn"])
+		}},
+		{"a 255-character table name keeps the description within Lambda's 256", map[string]any{"table_name": strings.Repeat("t", 255)}, func(t *testing.T, plan *terraform.PlanStruct) {
+			assert.LessOrEqual(t, len(planned(t, plan, "aws_lambda_function.this")["description"].(string)), 256)
 		}},
 	}
 	for _, tc := range cases {
@@ -179,8 +204,51 @@ func TestPlanLeastPrivilege(t *testing.T) {
 	assert.Equal(t, "iot.amazonaws.com", permission["principal"])
 	assert.Equal(t, "lambda:InvokeFunction", permission["action"])
 	assert.NotEmpty(t, permission["source_account"])
-	unknown := plan.ResourceChangesMap["aws_lambda_permission.iot"].Change.AfterUnknown.(map[string]any)
-	assert.Equal(t, true, unknown["source_arn"], "source_arn is the rule's ARN, known after apply")
+	// Known at plan, so the permission exists before the rule goes live.
+	ruleName := planned(t, plan, "aws_iot_topic_rule.lifecycle")["name"].(string)
+	assert.Regexp(t, `^arn:aws:iot:[a-z0-9-]+:\d{12}:rule/`+ruleName+`$`, permission["source_arn"])
+	assert.Contains(t, configuredDependsOn(t, plan, "aws_iot_topic_rule.lifecycle"), "aws_lambda_permission.iot")
+
+	// IoT may assume the error action's role only for this rule of this account.
+	trust := change(t, plan, "data.aws_iam_policy_document.assume[\"rule_errors\"]")
+	conditions := map[string]any{}
+	for _, statement := range trust["statement"].([]any) {
+		for _, condition := range statement.(map[string]any)["condition"].([]any) {
+			c := condition.(map[string]any)
+			conditions[c["variable"].(string)] = c["values"].([]any)[0]
+		}
+	}
+	assert.Equal(t, permission["source_arn"], conditions["aws:SourceArn"])
+	assert.Equal(t, permission["source_account"], conditions["aws:SourceAccount"])
+}
+
+// configuredDependsOn is the depends_on of a resource as the configuration writes it.
+func configuredDependsOn(t *testing.T, plan *terraform.PlanStruct, address string) []string {
+	t.Helper()
+	for _, resource := range plan.RawPlan.Config.RootModule.Resources {
+		if resource.Address == address {
+			return resource.DependsOn
+		}
+	}
+	t.Fatalf("%s is not configured", address)
+	return nil
+}
+
+// statementActions lists the actions a policy document grants on a resource.
+func statementActions(t *testing.T, document map[string]any, resource string) []string {
+	t.Helper()
+	var actions []string
+	for _, statement := range document["statement"].([]any) {
+		s := statement.(map[string]any)
+		for _, r := range s["resources"].([]any) {
+			if r == resource {
+				for _, action := range s["actions"].([]any) {
+					actions = append(actions, action.(string))
+				}
+			}
+		}
+	}
+	return actions
 }
 
 func TestPlanPrebuiltPackageSkipsTheBuild(t *testing.T) {
@@ -202,6 +270,10 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		"table name":      {map[string]any{"table_name": "x"}, "table_name must be 3 to 255"},
 		"two packages":    {map[string]any{"package_path": "Cargo.toml", "s3_package": map[string]string{"bucket": "b", "key": "k"}}, "Set at most one of package_path and s3_package"},
 		"prefix w/ comma": {map[string]any{"ignored_client_id_prefixes": []string{"a,b"}}, "without commas"},
+		"fifo dead-letter queue": {map[string]any{"dead_letter_queue": map[string]string{
+			"arn": "arn:aws:sqs:us-east-1:123456789012:dlq.fifo", "url": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq.fifo",
+		}}, "dead_letter_queue must be a standard queue"},
+		"system log level": {map[string]any{"system_log_level": "ERROR"}, "system_log_level must be DEBUG, INFO or WARN"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

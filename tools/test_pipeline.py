@@ -137,6 +137,17 @@ class PipelineTest(unittest.TestCase):
         self.assertIsNone(error)
         self.assertEqual(after["echo"], "again")
 
+    def test_a_bootstrap_for_another_architecture_does_not_start(self) -> None:
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            # The first 20 bytes of a little-endian ELF executable for AArch64 (e_machine 183).
+            header = b"\x7fELF\x02\x01\x01" + bytes(9) + (2).to_bytes(2, "little") + (183).to_bytes(2, "little")
+            archive.writestr(zipfile.ZipInfo("bootstrap"), header)
+        name, _ = self.function([], Architectures=["x86_64"])
+        self.client("lambda").update_function_code(FunctionName=name, ZipFile=package.getvalue())
+        body, error = self.invoke(name, {"echo": 1})
+        self.assertEqual((error, body["errorType"]), ("Unhandled", "Runtime.InvalidEntrypoint"))
+
     def test_application_logs_are_filtered_by_level(self) -> None:
         name, _ = self.function(
             [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}],

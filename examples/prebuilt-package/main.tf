@@ -11,6 +11,10 @@ module "device_connectivity" {
   name       = var.name
   table_name = "${var.name}-DeviceConnectivity"
 
+  # Must match the zip: `cargo lambda build --release --bin bootstrap --output-format zip`
+  # with --x86-64 for x86_64, --arm64 for arm64.
+  architecture = var.architecture
+
   # Exactly one of the two.
   package_path = var.s3_bucket == null ? var.package_path : null
   s3_package   = var.s3_bucket == null ? null : { bucket = var.s3_bucket, key = var.s3_key }

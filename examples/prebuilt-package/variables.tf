@@ -10,6 +10,17 @@ variable "region" {
   default     = "us-east-1"
 }
 
+variable "architecture" {
+  description = "Instruction set the zip was built for: x86_64 (cargo lambda build --x86-64) or arm64 (cargo lambda build --arm64). A mismatch fails only at the first invocation (Runtime.InvalidEntrypoint)."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
 variable "package_path" {
   description = "A zip holding `bootstrap`, e.g. from `cargo lambda build --release --output-format zip --bin bootstrap`."
   type        = string

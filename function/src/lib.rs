@@ -5,9 +5,11 @@
 //! - [`event`]: the lifecycle event model (parsing, validation);
 //! - [`ordering`]: the pure decision of which event is newer, no I/O;
 //! - [`store`]: DynamoDB conditional writes built on that decision;
-//! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool.
+//! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool;
+//! - [`logging`]: JSON log lines Lambda can filter by level.
 
 pub mod event;
+pub mod logging;
 pub mod ordering;
 pub mod processor;
 pub mod store;

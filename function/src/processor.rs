@@ -14,8 +14,11 @@ pub struct Config {
     pub table_name: String,
     /// Clients whose ID starts with one of these are skipped (e.g. `iotconsole`).
     pub ignored_client_id_prefixes: Vec<String>,
-    /// When set, every write sets `ExpiresAt` this far ahead, for DynamoDB TTL.
+    /// When set, a write that leaves a client disconnected sets `ExpiresAt` this far
+    /// ahead, for DynamoDB TTL (a connected client never expires).
     pub item_ttl: Option<Duration>,
+    /// Whether a connect failure of a client the table does not know creates its item.
+    pub record_unknown_connect_failures: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,11 +27,13 @@ pub enum ConfigError {
     MissingTableName,
     #[error("ITEM_TTL_SECONDS must be a whole number of seconds, got {0:?}")]
     InvalidItemTtl(String),
+    #[error("RECORD_UNKNOWN_CONNECT_FAILURES must be true or false, got {0:?}")]
+    InvalidRecordUnknown(String),
 }
 
 impl Config {
     /// Reads `TABLE_NAME` (unless `table_name` is given), `IGNORED_CLIENT_ID_PREFIXES`
-    /// (comma-separated) and `ITEM_TTL_SECONDS`.
+    /// (comma-separated), `ITEM_TTL_SECONDS` and `RECORD_UNKNOWN_CONNECT_FAILURES`.
     pub fn from_env(table_name: Option<String>) -> Result<Self, ConfigError> {
         let table_name = table_name
             .or_else(|| std::env::var("TABLE_NAME").ok())
@@ -43,12 +48,31 @@ impl Config {
             )),
             _ => None,
         };
+        let record_unknown_connect_failures =
+            match std::env::var("RECORD_UNKNOWN_CONNECT_FAILURES").as_deref() {
+                Err(_) | Ok("") | Ok("false") => false,
+                Ok("true") => true,
+                Ok(other) => return Err(ConfigError::InvalidRecordUnknown(other.to_owned())),
+            };
         Ok(Self {
             table_name,
             ignored_client_id_prefixes: parse_prefixes(&prefixes),
             item_ttl,
+            record_unknown_connect_failures,
         })
     }
+}
+
+/// SDK timeouts that fit inside the function's: a stalled connection or request fails
+/// fast and is retried by the SDK (3 attempts), and no one DynamoDB operation outlasts
+/// 3 s, so the handler reports a typed error before Lambda's timeout (10 s by default)
+/// would kill the sandbox. See "Timeouts" in the README for the budget.
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(Duration::from_secs(1))
+        .operation_timeout(Duration::from_secs(3))
+        .build()
 }
 
 fn parse_prefixes(list: &str) -> Vec<String> {
@@ -88,7 +112,8 @@ pub struct Processor {
 impl Processor {
     pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
         Self {
-            store: Store::new(client, config.table_name, config.item_ttl),
+            store: Store::new(client, config.table_name, config.item_ttl)
+                .recording_unknown_connect_failures(config.record_unknown_connect_failures),
             ignored_client_id_prefixes: config.ignored_client_id_prefixes,
         }
     }
@@ -163,6 +188,7 @@ impl Processor {
         let outcome = match written {
             Written::Applied => Outcome::Applied,
             Written::Stale => Outcome::Stale,
+            Written::UnknownClient => Outcome::Skipped,
         };
         Ok((outcome, round_trips))
     }

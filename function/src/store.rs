@@ -52,6 +52,9 @@ pub enum Written {
     Applied,
     /// Older than, or a duplicate of, what is stored: nothing written.
     Stale,
+    /// A connect failure of a client the table does not know: not recorded (anyone can
+    /// choose a client ID and fail to connect).
+    UnknownClient,
 }
 
 /// What became of one event, and how many DynamoDB requests it took.
@@ -86,6 +89,7 @@ pub struct Store {
     client: Client,
     table: String,
     item_ttl: Option<Duration>,
+    record_unknown_connect_failures: bool,
 }
 
 /// A connect or disconnect, as the attributes it owns.
@@ -162,7 +166,14 @@ impl Store {
             client,
             table: table.into(),
             item_ttl,
+            record_unknown_connect_failures: false,
         }
+    }
+
+    /// Whether a connect failure of a client the table does not know creates its item.
+    pub fn recording_unknown_connect_failures(mut self, record: bool) -> Self {
+        self.record_unknown_connect_failures = record;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -230,7 +241,15 @@ impl Store {
         for (name, value) in &write.set {
             sets.push(expr.assign(name, value.clone()));
         }
-        let removes: Vec<String> = write.remove.iter().map(|name| expr.name(name)).collect();
+        let mut removes: Vec<String> = write.remove.iter().map(|name| expr.name(name)).collect();
+        // Only a client whose newest presence event is a disconnect may expire.
+        match (status, self.item_ttl) {
+            (Presence::Disconnected, Some(ttl)) => {
+                sets.push(expr.assign(attr::EXPIRES_AT, number(expiry(ttl))));
+            }
+            (Presence::Connected, _) => removes.push(expr.name(attr::EXPIRES_AT)),
+            (Presence::Disconnected, None) => {}
+        }
         let update = update_expression(&sets, &removes);
         let condition = match guard {
             Guard::NewestOfAll => {
@@ -244,13 +263,53 @@ impl Store {
             .await
     }
 
-    /// Keeps the newest connect_failed. Never changes Status, except that a client seen
-    /// only failing to connect reads as Disconnected rather than having no Status.
+    /// Keeps the newest connect_failed of a known client (of any client when recording
+    /// unknown ones). Never changes Status, except that a client seen only failing to
+    /// connect reads as Disconnected rather than having no Status. With an item TTL, the
+    /// first write assumes the client is not connected (so the failure renews its
+    /// expiry); a connected client is written again without one.
     pub async fn record_connect_failed(
         &self,
         event: &ConnectFailed,
     ) -> Result<Recorded, StoreError> {
         let mut round_trips = 0;
+        let mut expire = self.item_ttl.is_some();
+        for _ in 0..MAX_CONDITIONAL_WRITES {
+            let attempt = self
+                .write_connect_failed(event, expire, &mut round_trips)
+                .await?;
+            let written = match attempt {
+                Attempt::Written => Written::Applied,
+                Attempt::ConditionFailed(item) => match decide_connect_failed(
+                    item.as_ref(),
+                    event.timestamp,
+                    self.record_unknown_connect_failures,
+                ) {
+                    ConnectFailedDecision::Stale => Written::Stale,
+                    ConnectFailedDecision::UnknownClient => Written::UnknownClient,
+                    ConnectFailedDecision::Write { connected } => {
+                        expire = self.item_ttl.is_some() && !connected;
+                        continue;
+                    }
+                },
+            };
+            return Ok(Recorded {
+                written,
+                round_trips,
+            });
+        }
+        Err(StoreError::Contention {
+            client_id: event.client_id.clone(),
+            attempts: MAX_CONDITIONAL_WRITES,
+        })
+    }
+
+    async fn write_connect_failed(
+        &self,
+        event: &ConnectFailed,
+        expire: bool,
+        round_trips: &mut u32,
+    ) -> Result<Attempt, StoreError> {
         let mut expr = Expression::default();
         let mut sets = self.common_sets(&mut expr);
         let status = expr.name(attr::STATUS);
@@ -272,19 +331,36 @@ impl Store {
             )),
             None => removes.push(expr.name(attr::CONNECT_FAILURE_REASON)),
         }
+        let mut conditions = vec![format!(
+            "(attribute_not_exists({time}) OR {time} < {event_time})"
+        )];
+        if !self.record_unknown_connect_failures {
+            let client = expr.name(attr::CLIENT_ID);
+            conditions.push(format!("attribute_exists({client})"));
+        }
+        if let Some(ttl) = self.item_ttl {
+            if expire {
+                sets.push(expr.assign(attr::EXPIRES_AT, number(expiry(ttl))));
+                conditions.push(format!(
+                    "(attribute_not_exists({status}) OR {status} = {disconnected})"
+                ));
+            } else {
+                let connected = expr.value(
+                    "Connected",
+                    AttributeValue::S(Presence::Connected.status().into()),
+                );
+                conditions.push(format!("{status} = {connected}"));
+            }
+        }
         let update = update_expression(&sets, &removes);
-        let condition = format!("attribute_not_exists({time}) OR {time} < {event_time}");
-        let attempt = self
-            .conditional_update(&event.client_id, update, condition, expr, &mut round_trips)
-            .await?;
-        let written = match attempt {
-            Attempt::Written => Written::Applied,
-            Attempt::ConditionFailed(_) => Written::Stale,
-        };
-        Ok(Recorded {
-            written,
+        self.conditional_update(
+            &event.client_id,
+            update,
+            conditions.join(" AND "),
+            expr,
             round_trips,
-        })
+        )
+        .await
     }
 
     /// Reads one client's item, strongly consistent.
@@ -301,22 +377,15 @@ impl Store {
         Ok(output.item)
     }
 
-    /// Attributes every write sets: when, the revision bump and, if configured, the expiry.
+    /// Attributes every write sets: when, and the revision bump.
     fn common_sets(&self, expr: &mut Expression) -> Vec<String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
         let revision = expr.name(attr::REVISION);
         let zero = expr.value("zero", number(0));
         let one = expr.value("one", number(1));
-        let mut sets = vec![
-            expr.assign(attr::LAST_UPDATE_TIME, number(now.as_millis())),
+        vec![
+            expr.assign(attr::LAST_UPDATE_TIME, number(now().as_millis())),
             format!("{revision} = if_not_exists({revision}, {zero}) + {one}"),
-        ];
-        if let Some(ttl) = self.item_ttl {
-            sets.push(expr.assign(attr::EXPIRES_AT, number((now + ttl).as_secs())));
-        }
-        sets
+        ]
     }
 
     async fn conditional_update(
@@ -460,6 +529,53 @@ impl Expression {
     }
 }
 
+fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Epoch seconds at which an item written now may expire.
+fn expiry(ttl: Duration) -> u64 {
+    (now() + ttl).as_secs()
+}
+
+/// What to do with a connect failure whose conditional write failed, given the item as
+/// it is now.
+#[derive(Debug, PartialEq, Eq)]
+enum ConnectFailedDecision {
+    /// A failure as new or newer is stored.
+    Stale,
+    UnknownClient,
+    /// Write again, for a client that is (or is not) connected.
+    Write {
+        connected: bool,
+    },
+}
+
+fn decide_connect_failed(
+    item: Option<&Item>,
+    timestamp: i64,
+    record_unknown: bool,
+) -> ConnectFailedDecision {
+    let Some(item) = item else {
+        return if record_unknown {
+            ConnectFailedDecision::Write { connected: false }
+        } else {
+            ConnectFailedDecision::UnknownClient
+        };
+    };
+    if number_attr::<i64>(item, attr::CONNECT_FAILED_TIME).is_some_and(|stored| stored >= timestamp)
+    {
+        return ConnectFailedDecision::Stale;
+    }
+    let connected = item
+        .get(attr::STATUS)
+        .and_then(|status| status.as_s().ok())
+        .is_some_and(|status| status == Presence::Connected.status());
+    ConnectFailedDecision::Write { connected }
+}
+
 fn update_expression(sets: &[String], removes: &[String]) -> String {
     let mut update = format!("SET {}", sets.join(", "));
     if !removes.is_empty() {
@@ -503,5 +619,40 @@ fn latest_of(item: &Item) -> Latest {
     Latest {
         connect: mark(Presence::Connected),
         disconnect: mark(Presence::Disconnected),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(status: &str, failed_at: Option<i64>) -> Item {
+        let mut item = Item::new();
+        item.insert(attr::STATUS.into(), AttributeValue::S(status.into()));
+        if let Some(at) = failed_at {
+            item.insert(attr::CONNECT_FAILED_TIME.into(), number(at));
+        }
+        item
+    }
+
+    #[test]
+    fn connect_failure_decisions() {
+        use ConnectFailedDecision::*;
+        assert_eq!(decide_connect_failed(None, 5, false), UnknownClient);
+        assert_eq!(
+            decide_connect_failed(None, 5, true),
+            Write { connected: false }
+        );
+        let connected = item("Connected", Some(3));
+        assert_eq!(
+            decide_connect_failed(Some(&connected), 5, false),
+            Write { connected: true }
+        );
+        assert_eq!(decide_connect_failed(Some(&connected), 3, false), Stale);
+        let disconnected = item("Disconnected", None);
+        assert_eq!(
+            decide_connect_failed(Some(&disconnected), 5, false),
+            Write { connected: false }
+        );
     }
 }

@@ -11,6 +11,12 @@ use serde_json::{json, Value};
 
 /// Invokes the bootstrap once per payload; returns each invocation's result object.
 fn invoke(env: &[(&str, &str)], payloads: &[Value]) -> (bool, Vec<Value>) {
+    let (ok, results, _) = invoke_logged(env, payloads);
+    (ok, results)
+}
+
+/// Like [`invoke`], also returning the lines the bootstrap wrote.
+fn invoke_logged(env: &[(&str, &str)], payloads: &[Value]) -> (bool, Vec<Value>, Vec<String>) {
     let mut command = Command::new(emulator::python());
     command
         .arg(emulator::tool("local_lambda.py"))
@@ -34,7 +40,12 @@ fn invoke(env: &[(&str, &str)], payloads: &[Value]) -> (bool, Vec<Value>) {
         .lines()
         .map(|line| serde_json::from_str(line).expect("one JSON result per line"))
         .collect();
-    (output.status.success(), results)
+    let logs = String::from_utf8(output.stderr)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (output.status.success(), results, logs)
 }
 
 #[tokio::test]
@@ -100,4 +111,51 @@ fn without_a_table_name_the_function_does_not_start() {
     );
     assert!(!ok, "local_lambda.py reports the failed start");
     assert!(results.is_empty());
+}
+
+/// Lambda files a JSON line under its `level` only when it also has a valid RFC 3339
+/// `timestamp`; otherwise the line is INFO and `log_level = "WARN"` would drop it.
+#[tokio::test]
+async fn every_log_line_has_a_level_and_an_rfc3339_timestamp() {
+    let client = emulator::client();
+    let table = emulator::create_table(&client, "bootstrap-logs").await;
+    let (ok, _, logs) = invoke_logged(
+        &[("TABLE_NAME", &table), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")],
+        &[
+            json!({"clientId": "dev-1", "timestamp": 1000, "eventType": "connected", "versionNumber": 0}),
+            json!({"clientId": "dev-1", "eventType": "connected"}),
+        ],
+    );
+    assert!(ok);
+    let lines: Vec<Value> = logs
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(lines.len() >= 2, "{logs:?}");
+    for line in &lines {
+        let level = line["level"].as_str().unwrap_or_default();
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&level),
+            "{line}"
+        );
+        let timestamp = line["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            is_rfc3339(timestamp),
+            "timestamp {timestamp:?} is not RFC 3339: {line}"
+        );
+    }
+    let processed = lines
+        .iter()
+        .find(|line| line["message"] == "lifecycle event processed")
+        .expect("the processed line");
+    assert_eq!(
+        processed["clientId"], "dev-1",
+        "event fields at the top level"
+    );
+}
+
+/// RFC 3339, as the AWS SDK parses `date-time` timestamps.
+fn is_rfc3339(text: &str) -> bool {
+    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
+    DateTime::from_str(text, DateTimeFormat::DateTime).is_ok()
 }

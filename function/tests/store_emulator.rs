@@ -23,16 +23,23 @@ use serde_json::{json, Value};
 const T: i64 = 1671506794644;
 
 async fn processor(purpose: &str, ignored: &[&str]) -> Processor {
+    configured_processor(purpose, |config| {
+        config.ignored_client_id_prefixes = ignored.iter().map(|p| p.to_string()).collect();
+    })
+    .await
+}
+
+/// A processor on a new table, with the defaults changed by `configure`.
+async fn configured_processor(purpose: &str, configure: impl FnOnce(&mut Config)) -> Processor {
     let client = emulator::client();
-    let table_name = emulator::create_table(&client, purpose).await;
-    Processor::new(
-        client,
-        Config {
-            table_name,
-            ignored_client_id_prefixes: ignored.iter().map(|p| p.to_string()).collect(),
-            item_ttl: None,
-        },
-    )
+    let mut config = Config {
+        table_name: emulator::create_table(&client, purpose).await,
+        ignored_client_id_prefixes: vec![],
+        item_ttl: None,
+        record_unknown_connect_failures: false,
+    };
+    configure(&mut config);
+    Processor::new(client, config)
 }
 
 fn connected(client: &str, version: u64, timestamp: i64) -> Value {
@@ -339,9 +346,23 @@ async fn connect_failures_are_kept_without_touching_status() {
         Some("AUTHORIZATION_FAILED")
     );
 
-    // A client only ever seen failing reads as Disconnected; its first connect wins.
+    // Anyone can fail to connect under any client ID: unknown clients are not recorded.
     let mut only_failed = failed(T, "AUTHORIZATION_FAILED");
     only_failed["clientId"] = json!("never-connected");
+    assert_eq!(
+        processor.process(&only_failed).await.unwrap(),
+        Outcome::Skipped
+    );
+    assert_eq!(
+        processor.store().get("never-connected").await.unwrap(),
+        None
+    );
+
+    // Unless asked: then such a client reads as Disconnected; its first connect wins.
+    let processor = configured_processor("connect-failed-unknown", |config| {
+        config.record_unknown_connect_failures = true;
+    })
+    .await;
     processor.process(&only_failed).await.unwrap();
     let item = stored(&processor, "never-connected").await;
     assert_eq!(string(&item, "Status"), Some("Disconnected"));
@@ -440,6 +461,60 @@ async fn items_written_by_the_original_sample_are_carried_forward() {
     assert_eq!(number(&item, "Revision"), Some(1));
 }
 
+/// DynamoDB TTL may delete only a client that is not connected: a device connected for
+/// longer than the TTL, with no new lifecycle event, must stay.
+#[tokio::test]
+async fn only_disconnected_clients_expire() {
+    let processor = configured_processor("ttl", |config| {
+        config.item_ttl = Some(std::time::Duration::from_secs(86_400));
+    })
+    .await;
+    let expires = |item: &Item| number(item, "ExpiresAt");
+    let failed = |timestamp: i64| {
+        json!({"clientId": "dev", "timestamp": timestamp, "eventType": "connect_failed",
+               "connectFailureReason": "AUTHORIZATION_FAILED"})
+    };
+
+    processor.process(&connected("dev", 0, T)).await.unwrap();
+    assert_eq!(expires(&stored(&processor, "dev").await), None);
+    processor.process(&failed(T + 1)).await.unwrap();
+    let item = stored(&processor, "dev").await;
+    assert_eq!(number(&item, "ConnectFailedTime"), Some(T + 1));
+    assert_eq!(
+        expires(&item),
+        None,
+        "a connect failure of a connected client"
+    );
+
+    processor
+        .process(&disconnected("dev", 0, T + 2))
+        .await
+        .unwrap();
+    let after_disconnect = expires(&stored(&processor, "dev").await);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        after_disconnect.is_some_and(|at| (at - now - 86_400).abs() < 60),
+        "{after_disconnect:?}"
+    );
+    processor.process(&failed(T + 3)).await.unwrap();
+    assert!(expires(&stored(&processor, "dev").await).is_some());
+
+    processor
+        .process(&connected("dev", 1, T + 4))
+        .await
+        .unwrap();
+    assert_eq!(expires(&stored(&processor, "dev").await), None);
+    // A late, stale disconnect changes nothing, so the client stays without expiry.
+    processor
+        .process(&disconnected("dev", 0, T + 2))
+        .await
+        .unwrap();
+    assert_eq!(expires(&stored(&processor, "dev").await), None);
+}
+
 #[tokio::test]
 async fn store_failures_are_returned_for_retry() {
     let processor = Processor::new(
@@ -448,6 +523,7 @@ async fn store_failures_are_returned_for_retry() {
             table_name: "no-such-table".into(),
             ignored_client_id_prefixes: vec![],
             item_ttl: None,
+            record_unknown_connect_failures: false,
         },
     );
     let err = processor.process(&connected("x", 0, T)).await.unwrap_err();

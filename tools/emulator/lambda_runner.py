@@ -44,6 +44,20 @@ class NotRunnable(Exception):
     """The function cannot run here (runtime not emulated, no code)."""
 
 
+# ELF e_machine values of the two Lambda architectures.
+_ELF_MACHINES = {62: "x86_64", 183: "arm64"}
+
+
+def elf_architecture(path: str) -> str | None:
+    """The Lambda architecture an ELF executable is built for (None: not ELF, or another)."""
+    with open(path, "rb") as file:
+        header = file.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    byteorder = "little" if header[5] == 1 else "big"
+    return _ELF_MACHINES.get(int.from_bytes(header[18:20], byteorder))
+
+
 def _fingerprint(function) -> str:
     config = {
         "code": function.code_sha_256,
@@ -198,6 +212,13 @@ class LambdaRunner:
         return sandbox
 
     def invoke(self, function, payload: bytes) -> Result:
+        built_for = elf_architecture(os.path.join(self._code_dir(function), "bootstrap"))
+        wanted = (function.architectures or ["x86_64"])[0]
+        if built_for is not None and built_for != wanted:
+            # What Lambda answers when the runtime cannot exec its bootstrap.
+            message = f"bootstrap is built for {built_for}, the function runs on {wanted}: exec format error"
+            error = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}
+            return Result(str(uuid.uuid4()), json.dumps(error).encode(), "Unhandled", 0.0)
         sandbox = self._acquire(function)
         result = sandbox.invoke(payload)
         if sandbox.alive():

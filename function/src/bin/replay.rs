@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use futures::StreamExt;
-use iot_connectivity::processor::{Config, Outcome, Processor};
+use iot_connectivity::processor::{sdk_timeouts, Config, Outcome, Processor};
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
@@ -64,7 +64,10 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<Counts, Box<dyn std::error::Error>> {
     let config = Config::from_env(args.table)?;
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_config::from_env()
+        .timeout_config(sdk_timeouts())
+        .load()
+        .await;
     let processor = Processor::new(aws_sdk_dynamodb::Client::new(&aws), config);
     let input: Box<dyn AsyncBufRead + Unpin> = match &args.file {
         Some(path) => {
