@@ -141,7 +141,8 @@ impl Processor {
                 clientId = event.client_id(),
                 eventType = event.event_type(),
                 versionNumber = event.version_number(),
-                timestamp = event.timestamp(),
+                // Not `timestamp`: that key is the log line's own, which Lambda reads.
+                eventTimestamp = event.timestamp(),
                 outcome = outcome.as_str(),
                 roundTrips = round_trips,
                 "lifecycle event processed"

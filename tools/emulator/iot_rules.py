@@ -334,7 +334,12 @@ class RulesEngine:
         if "sqs" in action:
             sqs = action["sqs"]
             body = base64.b64encode(payload).decode() if sqs.get("useBase64") else payload.decode(errors="replace")
-            why = delivery.send(sqs["queueUrl"], body, sqs["roleArn"])
+            # IoT assumes the action's role, passing the rule's ARN and account.
+            context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": account}
+            if not iam.trust_allows(sqs["roleArn"], "iot.amazonaws.com", context):
+                why = f"IoT cannot assume {sqs['roleArn']} for {rule.arn}"
+            else:
+                why = delivery.send(sqs["queueUrl"], body, sqs["roleArn"])
             return None if why is None else {"failedAction": "SqsAction", "failedResource": sqs["queueUrl"], "errorMessage": why}
         kind = next(iter(action), "unknown")
         return {"failedAction": kind, "failedResource": "", "errorMessage": f"action {kind} is not emulated"}

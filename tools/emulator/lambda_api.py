@@ -11,7 +11,6 @@ import json
 
 from moto.awslambda.models import LambdaFunction
 
-from . import iam
 from .async_invoke import AsyncInvoker
 from .lambda_runner import LambdaRunner, NotRunnable
 
@@ -23,14 +22,6 @@ def patch(runner: LambdaRunner, invoker: AsyncInvoker) -> None:
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         if invocation_type == "DryRun":
             return b""
-        if not iam.trust_allows(self.role, "lambda.amazonaws.com"):
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(
-                {
-                    "errorType": "AccessDeniedException",
-                    "errorMessage": f"The role defined for the function cannot be assumed by Lambda: {self.role}",
-                }
-            ).encode()
         if invocation_type == "Event":
             response_headers["x-amzn-RequestId"] = invoker.submit(self, payload)
             return b""

@@ -212,6 +212,10 @@ class LambdaRunner:
         return sandbox
 
     def invoke(self, function, payload: bytes) -> Result:
+        if not iam.trust_allows(function.role, "lambda.amazonaws.com"):
+            message = f"The role defined for the function cannot be assumed by Lambda: {function.role}"
+            error = {"errorType": "AccessDeniedException", "errorMessage": message}
+            return Result(str(uuid.uuid4()), json.dumps(error).encode(), "Unhandled", 0.0)
         built_for = elf_architecture(os.path.join(self._code_dir(function), "bootstrap"))
         wanted = (function.architectures or ["x86_64"])[0]
         if built_for is not None and built_for != wanted:

@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None, description: str = "") -> None:
     )
     args = parser.parse_args(argv)
 
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(name)s: %(message)s")
+    # The address goes to stdout (callers read its first line); what happens, to stderr.
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     server = EmulatorServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
