@@ -21,7 +21,7 @@ terraform init -input=false "${color[@]}" >/dev/null
 echo "== terraform apply (the first run builds the handler with cargo-lambda: a few minutes)"
 # Progress stays visible: terraform says "Still creating..." every 10 s while it builds.
 terraform apply -auto-approve -input=false "${color[@]}" -var name=demo |
-  grep --line-buffered -E "Still creating|Creation complete|Apply complete|Error|error" || true
+  grep --line-buffered -E "Still creating|Creation complete|Apply complete|Error:" || true
 
 function_name="$(terraform output -raw lambda_function_name)"
 table="$(terraform output -raw dynamodb_table_name)"
@@ -62,6 +62,12 @@ if action == "on":
 else:
     iam.delete_role_policy(RoleName=role, PolicyName="demo-outage")
 PY
+}
+
+event() { # type client version offset_ms [extra json]
+  local version=""
+  [[ "$3" != "-" ]] && version="\"versionNumber\": $3,"
+  echo "{\"eventType\": \"$1\", \"clientId\": \"$2\", $version \"timestamp\": $((t0 + $4)), \"sessionIdentifier\": \"demo\", \"principalIdentifier\": \"demo\"${5:+, $5}}"
 }
 
 step "Two devices connect (and the AWS console's test client, which is ignored)" \

@@ -44,16 +44,20 @@ def outcomes(log_group: str, since_ms: int) -> list[str]:
         page = logs.filter_log_events(**kwargs)
         for event in page["events"]:
             record = json.loads(event["message"])
-            if "outcome" in record:
-                lines.append(
-                    "{:14} {:18} v{:<3} -> {}{}".format(
-                        str(record.get("eventType", "?")),
-                        str(record.get("clientId", "?")),
-                        str(record.get("versionNumber", "-")),
-                        record["outcome"],
-                        f" ({record.get('reason') or record.get('error')})" if record["outcome"] != "applied" and (record.get("reason") or record.get("error")) else "",
-                    )
+            if "outcome" not in record:
+                continue
+            why = record.get("reason") or record.get("error")
+            if "eventType" not in record:  # not parsed: show what arrived
+                lines.append(f"{record.get('payload')} -> {record['outcome']} ({why})")
+                continue
+            lines.append(
+                "{:14} {:18} v{:<3} -> {}".format(
+                    str(record["eventType"]),
+                    str(record.get("clientId")),
+                    str(record.get("versionNumber", "-")),
+                    record["outcome"] + (f" ({why})" if why else ""),
                 )
+            )
         if "nextToken" not in page:
             return lines
         kwargs["nextToken"] = page["nextToken"]
@@ -71,7 +75,7 @@ def main() -> int:
 
     lines = open(args.events) if args.events else sys.stdin
     iot_data = boto3.client("iot-data")
-    since_ms = int(time.time() * 1000) - 1000
+    since_ms = int(time.time() * 1000)
     for line in lines:
         if line.strip():
             event = json.loads(line)

@@ -17,6 +17,7 @@ import logging
 from urllib.parse import unquote
 
 from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.responses import DynamoHandler
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
@@ -197,9 +198,14 @@ def patch_enforcement() -> None:
         request.check_signature()
         action = request._action
         documents = role_policies(assumed.role_arn) or []
-        if not evaluate(documents, action, resource):
-            log.warning("denied: %s on %s for %s", action, resource, assumed.role_arn)
-            request._raise_access_denied()
+        if evaluate(documents, action, resource):
+            return
+        session = f"arn:aws:sts::{self.current_account}:assumed-role/{assumed.role_arn.split('/')[-1]}/{assumed.session_name}"
+        message = f"User: {session} is not authorized to perform: {action} on resource: {resource}"
+        log.warning("denied: %s", message)
+        if self.headers.get("X-Amz-Target"):  # JSON protocol: the error AWS SDKs parse
+            raise JsonRESTError("AccessDeniedException", message)
+        request._raise_access_denied()
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
 
