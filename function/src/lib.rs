@@ -4,10 +4,12 @@
 //! Layers, each usable on its own:
 //! - [`event`]: the lifecycle event model (parsing, validation);
 //! - [`ordering`]: the pure decision of which event is newer, no I/O;
+//! - [`announce`]: the pure decisions of when a status change is announced, no I/O;
 //! - [`store`]: DynamoDB conditional writes built on that decision;
 //! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool;
 //! - [`logging`]: JSON log lines Lambda can filter by level.
 
+pub mod announce;
 pub mod event;
 pub mod logging;
 pub mod ordering;
