@@ -48,8 +48,9 @@ resource "aws_dynamodb_table" "connectivity" {
   write_capacity              = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.write : null
   hash_key                    = "ClientID"
   deletion_protection_enabled = var.deletion_protection_enabled
-  stream_enabled              = var.stream_view_type != null
-  stream_view_type            = var.stream_view_type
+  # The stream is the notifier's outbox when events are on.
+  stream_enabled   = var.stream_view_type != null || var.events_enabled
+  stream_view_type = var.events_enabled ? "NEW_AND_OLD_IMAGES" : var.stream_view_type
 
   attribute {
     name = "ClientID"
@@ -97,6 +98,13 @@ resource "aws_dynamodb_table" "connectivity" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !var.events_enabled || var.stream_view_type == null || var.stream_view_type == "NEW_AND_OLD_IMAGES"
+      error_message = "events_enabled needs the stream's NEW_AND_OLD_IMAGES view: leave stream_view_type null or set it to that."
+    }
+  }
 }
 
 # --- Lambda -----------------------------------------------------------------

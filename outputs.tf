@@ -77,3 +77,34 @@ output "dead_letter_queue_arn" {
   description = "ARN of the dead-letter queue."
   value       = local.dead_letter_queue_arn
 }
+
+output "event_source" {
+  description = "The source of the connectivity announcements on the bus (null unless events_enabled)."
+  value       = var.events_enabled ? var.event_source : null
+}
+
+output "event_bus_arn" {
+  description = "ARN of the event bus the announcements are put on (null unless events_enabled)."
+  value       = var.events_enabled ? local.event_bus_arn : null
+}
+
+output "notifier_function_name" {
+  description = "Name of the function that announces connectivity changes (null unless events_enabled)."
+  value       = try(aws_lambda_function.notifier[0].function_name, null)
+}
+
+output "notifier_function_arn" {
+  description = "ARN of the notifier function (null unless events_enabled)."
+  value       = try(aws_lambda_function.notifier[0].arn, null)
+}
+
+output "grace_period_queue_url" {
+  description = "URL of the SQS delay queue holding disconnects until their grace period has passed (null unless events_enabled)."
+  value       = try(aws_sqs_queue.grace_period[0].url, null)
+}
+
+output "grace_period_queue_arn" {
+  description = "ARN of the grace-period queue (null unless events_enabled)."
+  value       = try(aws_sqs_queue.grace_period[0].arn, null)
+}
+

@@ -22,8 +22,11 @@ locals {
     "${file} ${filesha256("${path.module}/${file}")}"
   ]))
 
-  build_directory   = "${path.root}/builds/${var.name}/${var.architecture}-${substr(local.source_hash, 0, 16)}"
-  built_package     = "${local.build_directory}/bootstrap/bootstrap.zip"
+  build_directory        = "${path.root}/builds/${var.name}/${var.architecture}-${substr(local.source_hash, 0, 16)}"
+  built_package          = "${local.build_directory}/bootstrap/bootstrap.zip"
+  built_notifier_package = "${local.build_directory}/notifier/bootstrap.zip"
+  # The notifier is built only when it is deployed.
+  built_binaries    = var.events_enabled ? ["bootstrap", "notifier"] : ["bootstrap"]
   cargo_lambda_arch = var.architecture == "arm64" ? "--arm64" : "--x86-64"
 }
 
@@ -34,10 +37,11 @@ resource "terraform_data" "build" {
     source_hash   = local.source_hash
     architecture  = var.architecture
     function_name = local.function_name
+    binaries      = join(",", local.built_binaries)
   }
 
   provisioner "local-exec" {
     working_dir = path.module
-    command     = "cargo lambda build --release --bin bootstrap ${local.cargo_lambda_arch} --output-format zip --lambda-dir '${abspath(local.build_directory)}'"
+    command     = "cargo lambda build --release ${join(" ", [for bin in local.built_binaries : "--bin ${bin}"])} ${local.cargo_lambda_arch} --output-format zip --lambda-dir '${abspath(local.build_directory)}'"
   }
 }

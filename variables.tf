@@ -277,3 +277,61 @@ variable "dead_letter_queue_retention_seconds" {
     error_message = "dead_letter_queue_retention_seconds must be between 60 and 1209600."
   }
 }
+
+# --- Connectivity events ----------------------------------------------------
+
+variable "events_enabled" {
+  description = "Announce connectivity changes on EventBridge: Device Disconnected once a disconnect has outlasted disconnect_grace_period_seconds, Device Connected when the device returns (README: Connectivity events). Adds a notifier function, a grace-period queue and the table stream (NEW_AND_OLD_IMAGES); nothing of it exists while false."
+  type        = bool
+  default     = false
+}
+
+variable "event_bus_name" {
+  description = "Name of the EventBridge event bus (in this account and region) to put announcements on."
+  type        = string
+  default     = "default"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/-]{1,256}$", var.event_bus_name))
+    error_message = "event_bus_name must be an event bus name: 1 to 256 letters, digits, '.', '_', '-' or '/'."
+  }
+}
+
+variable "disconnect_grace_period_seconds" {
+  description = "How long a device must stay disconnected before Device Disconnected is announced (0 to 86400 seconds; a reconnect within it announces nothing). Beyond SQS's 900-second maximum delay the check waits again."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.disconnect_grace_period_seconds >= 0 && var.disconnect_grace_period_seconds <= 86400 && floor(var.disconnect_grace_period_seconds) == var.disconnect_grace_period_seconds
+    error_message = "disconnect_grace_period_seconds must be a whole number from 0 to 86400."
+  }
+}
+
+variable "event_source" {
+  description = "The source of the announcements on the bus, for rules to match (EventBridge reserves sources starting with \"aws.\")."
+  type        = string
+  default     = "iot.device-connectivity"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.event_source)) && !startswith(lower(var.event_source), "aws.")
+    error_message = "event_source must be 1 to 256 letters, digits, '.', '_' or '-', and must not start with \"aws.\" (reserved by EventBridge)."
+  }
+}
+
+variable "notifier_package_path" {
+  description = "With package_path and events_enabled: path to the prebuilt notifier zip (`cargo lambda build --release --bin notifier --output-format zip`)."
+  type        = string
+  default     = null
+}
+
+variable "notifier_s3_package" {
+  description = "With s3_package and events_enabled: the prebuilt notifier zip in S3 (bucket, key, optional object version)."
+  type = object({
+    bucket         = string
+    key            = string
+    object_version = optional(string)
+  })
+  default = null
+}
+

@@ -20,7 +20,7 @@ color=()
 terraform init -input=false "${color[@]}" >/dev/null
 echo "== terraform apply (the first run builds the handler with cargo-lambda: a few minutes)"
 # Progress stays visible: terraform says "Still creating..." every 10 s while it builds.
-terraform apply -auto-approve -input=false "${color[@]}" -var name=demo |
+terraform apply -auto-approve -input=false "${color[@]}" -var name=demo -var disconnect_grace_period_seconds=5 |
   grep --line-buffered -E "Still creating|Creation complete|Apply complete|Error:" || true
 
 function_name="$(terraform output -raw lambda_function_name)"
@@ -28,11 +28,14 @@ table="$(terraform output -raw dynamodb_table_name)"
 log_group="$(terraform output -raw cloudwatch_log_group_name)"
 dlq_url="$(terraform output -raw dead_letter_queue_url)"
 role="$(terraform output -raw iam_role_name)"
+events_queue="$(terraform output -raw events_queue_url)"
 t0=$(( ($(date +%s) - 3 * 3600) * 1000 ))
 
 # Each step: lifecycle events published as IoT Core publishes them; the emulator's
 # rules engine runs the topic rule, which invokes the deployed function asynchronously.
-# Then what the function logged per event, and the table as applications see it.
+# Then what the function logged per event, the table as applications see it, and the
+# connectivity events an EventBridge rule delivered (a disconnect only once it has
+# lasted the 5-second grace period: publish waits for the emulator to drain).
 step() {
   local title="$1"
   shift
@@ -41,6 +44,19 @@ step() {
   printf '%s\n' "$@" | python "$ROOT/tools/publish.py" --log-group "$log_group" | sed 's/^/   /'
   echo
   python "$ROOT/tools/status.py" "$table" | sed 's/^/   /'
+  announcements
+}
+
+announcements() {
+  local lines
+  lines="$(python "$ROOT/tools/announcements.py" "$events_queue")"
+  echo
+  if [[ -n "$lines" ]]; then
+    echo "   events on the bus:"
+    printf '%s\n' "$lines" | sed 's/^/     /'
+  else
+    echo "   events on the bus: none"
+  fi
 }
 
 dlq_depth() {
@@ -94,6 +110,14 @@ step "sensor-2 fails to authenticate (recorded: the table knows it); unknown sen
   "$(event connect_failed sensor-9 - 7300000 '"connectFailureReason": "AUTHORIZATION_FAILED"')" \
   '{"clientId": "sensor-4", "eventType": "connected"}'
 
+step "cam-1 and cam-2 come online (announced); cam-1 flaps, back within the grace period (not announced); cam-2 goes offline and stays offline" \
+  "$(event connected cam-1 0 7310000)" "$(event connected cam-2 0 7310000)" \
+  "$(event disconnected cam-1 0 7311000 '"disconnectReason": "CONNECTION_LOST"')" \
+  "$(event connected cam-1 1 7312000)" \
+  "$(event disconnected cam-2 0 7311000 '"disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT"')"
+
+step "cam-2 returns" "$(event connected cam-2 1 7400000)"
+
 deny_writes on
 step "The function loses dynamodb:UpdateItem; sensor-2 disconnects: Lambda retries, then the event lands in the dead-letter queue" \
   "$(event disconnected sensor-2 6 7400000 '"disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT", "clientInitiatedDisconnect": false')"
@@ -106,6 +130,7 @@ python "$ROOT/tools/redrive.py" --queue-url "$dlq_url" --function "$function_nam
 echo "   dead-letter queue: $(dlq_depth) message(s)"
 echo
 python "$ROOT/tools/status.py" "$table" | sed 's/^/   /'
+announcements
 
 echo
 if $keep; then

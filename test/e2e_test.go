@@ -41,7 +41,7 @@ func TestCompleteExample(t *testing.T) {
 	root := copyRepo(t)
 	options := terraform.WithDefaultRetryableErrors(t, &terraform.Options{
 		TerraformDir: filepath.Join(root, "examples", "complete"),
-		Vars:         map[string]any{"name": name, "region": cfg.Region},
+		Vars:         map[string]any{"name": name, "region": cfg.Region, "disconnect_grace_period_seconds": gracePeriodSeconds},
 		EnvVars:      terraformEnv(t),
 		NoColor:      true,
 	})
@@ -98,6 +98,10 @@ func TestCompleteExample(t *testing.T) {
 
 	t.Run("the deployed pipeline keeps status right and loses nothing", func(t *testing.T) {
 		assertHandler(t, cfg, where, out)
+	})
+
+	t.Run("connectivity events: a flap announces nothing, an outage and the return do", func(t *testing.T) {
+		assertAnnouncements(t, cfg, where, out)
 	})
 }
 
@@ -364,6 +368,96 @@ func redrive(t *testing.T, cfg aws.Config, queueURL, table string) {
 	for _, message := range received.Messages {
 		_, err := client.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: message.ReceiptHandle})
 		require.NoError(t, err)
+	}
+}
+
+const gracePeriodSeconds = 3
+
+// assertAnnouncements drives three devices through the pipeline and reads what the
+// example's EventBridge rule delivered to its queue: a flap within the grace period
+// announces nothing but the first sighting, an outage longer than the grace period is
+// announced, and so is the return after it, with how long the device was offline.
+func assertAnnouncements(t *testing.T, cfg aws.Config, where string, out map[string]string) {
+	name := out["lambda_function_name"]
+	flapper, leaver, returner := name+"-flapper", name+"-leaver", name+"-returner"
+	now := time.Now().UnixMilli()
+	event := func(kind, client string, version, offset int64) string {
+		return fmt.Sprintf(`{"eventType":%q,"clientId":%q,"versionNumber":%d,"timestamp":%d}`, kind, client, version, now+offset)
+	}
+	received := map[string][]map[string]any{}
+	await := func(what string, want map[string]int) {
+		retry.DoWithRetry(t, what, 60, 5*time.Second, func() (string, error) {
+			for _, message := range takeMessages(t, cfg, out["events_queue_url"]) {
+				detail := message["detail"].(map[string]any)
+				assert.Equal(t, out["event_source"], message["source"])
+				received[detail["clientId"].(string)] = append(received[detail["clientId"].(string)], message)
+			}
+			for client, count := range want {
+				if len(received[client]) < count {
+					return "", fmt.Errorf("%s: %d of %d announcements so far", client, len(received[client]), count)
+				}
+			}
+			return "arrived", nil
+		})
+	}
+
+	deliver(t, cfg, where, name, []string{event("connected", flapper, 0, 0), event("connected", leaver, 0, 0), event("connected", returner, 0, 0)})
+	await("first sightings", map[string]int{flapper: 1, leaver: 1, returner: 1})
+	deliver(t, cfg, where, name, []string{event("disconnected", flapper, 0, 1000), event("connected", flapper, 1, 2000)})
+	deliver(t, cfg, where, name, []string{event("disconnected", leaver, 0, 1000), event("disconnected", returner, 0, 1000)})
+	await("outages", map[string]int{leaver: 2, returner: 2})
+	deliver(t, cfg, where, name, []string{event("connected", returner, 1, 60_000)})
+	await("the return", map[string]int{returner: 3})
+	if where == targetAWS {
+		time.Sleep(2 * gracePeriodSeconds * time.Second) // nothing more may arrive
+	}
+	await("nothing more", map[string]int{})
+
+	types := func(client string) []string {
+		var kinds []string
+		for _, message := range received[client] {
+			kinds = append(kinds, message["detail-type"].(string))
+		}
+		return kinds
+	}
+	assert.Equal(t, []string{"Device Connected"}, types(flapper), "a flap within the grace period is not announced")
+	assert.Equal(t, []string{"Device Connected", "Device Disconnected"}, types(leaver))
+	assert.Equal(t, []string{"Device Connected", "Device Disconnected", "Device Connected"}, types(returner))
+
+	gone := received[leaver][1]["detail"].(map[string]any)
+	assert.Equal(t, "Disconnected", gone["status"])
+	assert.Equal(t, "1", gone["version"])
+	assert.EqualValues(t, now+1000, gone["disconnect"].(map[string]any)["timestamp"])
+	back := received[returner][2]["detail"].(map[string]any)
+	assert.EqualValues(t, 59_000, back["offlineDurationMs"])
+	ids := map[any]bool{}
+	for _, messages := range received {
+		for _, message := range messages {
+			id := message["detail"].(map[string]any)["eventId"]
+			assert.False(t, ids[id], "eventId %v announced twice without a failure", id)
+			ids[id] = true
+		}
+	}
+}
+
+// takeMessages receives and deletes what a queue holds now.
+func takeMessages(t *testing.T, cfg aws.Config, queueURL string) []map[string]any {
+	t.Helper()
+	client := sqs.NewFromConfig(cfg)
+	var messages []map[string]any
+	for {
+		received, err := client.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10})
+		require.NoError(t, err)
+		if len(received.Messages) == 0 {
+			return messages
+		}
+		for _, message := range received.Messages {
+			var body map[string]any
+			require.NoError(t, json.Unmarshal([]byte(aws.ToString(message.Body)), &body))
+			messages = append(messages, body)
+			_, err := client.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: message.ReceiptHandle})
+			require.NoError(t, err)
+		}
 	}
 }
 

@@ -89,6 +89,70 @@ func TestPlanDefaults(t *testing.T) {
 
 	queue := planned(t, plan, "aws_sqs_queue.dead_letter[0]")
 	assert.Equal(t, true, queue["sqs_managed_sse_enabled"])
+
+	// Events are off by default, and then nothing of them exists.
+	for address := range plan.ResourceChangesMap {
+		assert.NotContains(t, address, "notifier", "created with events off: %s", address)
+		assert.NotContains(t, address, "grace_period", "created with events off: %s", address)
+		assert.NotContains(t, address, "event_source_mapping", "created with events off: %s", address)
+	}
+	assert.Equal(t, false, table["stream_enabled"])
+}
+
+func TestPlanEvents(t *testing.T) {
+	t.Parallel()
+	plan := planModule(t, map[string]any{"events_enabled": true, "disconnect_grace_period_seconds": 3600, "event_bus_name": "fleet"})
+
+	table := planned(t, plan, "aws_dynamodb_table.connectivity")
+	assert.Equal(t, true, table["stream_enabled"])
+	assert.Equal(t, "NEW_AND_OLD_IMAGES", table["stream_view_type"], "the stream is the outbox")
+
+	notifier := planned(t, plan, "aws_lambda_function.notifier[0]")
+	assert.Equal(t, "provided.al2023", notifier["runtime"])
+	assert.Contains(t, notifier["filename"], "/notifier/bootstrap.zip")
+	env := notifier["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	assert.Equal(t, "3600", env["GRACE_PERIOD_SECONDS"])
+	assert.Equal(t, "fleet", env["EVENT_BUS_NAME"])
+	assert.Equal(t, "iot.device-connectivity", env["EVENT_SOURCE"])
+
+	stream := planned(t, plan, "aws_lambda_event_source_mapping.stream[0]")
+	assert.Equal(t, []any{"ReportBatchItemFailures"}, stream["function_response_types"])
+	assert.Equal(t, true, stream["bisect_batch_on_function_error"])
+	assert.Equal(t, "LATEST", stream["starting_position"])
+	filters := stream["filter_criteria"].([]any)[0].(map[string]any)["filter"].([]any)
+	assert.Len(t, filters, 3, "only status changes invoke the notifier")
+	grace := planned(t, plan, "aws_lambda_event_source_mapping.grace_period[0]")
+	assert.Equal(t, []any{"ReportBatchItemFailures"}, grace["function_response_types"])
+
+	build := change(t, plan, "terraform_data.build[0]")
+	assert.Equal(t, "bootstrap,notifier", build["triggers_replace"].(map[string]any)["binaries"], "the notifier is built only with events on")
+
+	// Least privilege: its table, its stream, its queue, the one bus, its log group.
+	policy := change(t, plan, "data.aws_iam_policy_document.notifier[0]")
+	var actions []string
+	for _, statement := range policy["statement"].([]any) {
+		for _, action := range statement.(map[string]any)["actions"].([]any) {
+			actions = append(actions, action.(string))
+		}
+	}
+	sort.Strings(actions)
+	assert.Equal(t, []string{
+		"dynamodb:DescribeStream", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+		"dynamodb:ListStreams", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream", "logs:PutLogEvents",
+		"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:SendMessage",
+	}, actions)
+	assert.Regexp(t, `^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus/fleet$`, statementResource(policy, "Bus"))
+}
+
+// statementResource is the single resource of the statement with this Sid.
+func statementResource(document map[string]any, sid string) string {
+	for _, statement := range document["statement"].([]any) {
+		s := statement.(map[string]any)
+		if s["sid"] == sid {
+			return s["resources"].([]any)[0].(string)
+		}
+	}
+	return ""
 }
 
 func TestPlanVariables(t *testing.T) {
@@ -273,7 +337,11 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		"fifo dead-letter queue": {map[string]any{"dead_letter_queue": map[string]string{
 			"arn": "arn:aws:sqs:us-east-1:123456789012:dlq.fifo", "url": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq.fifo",
 		}}, "dead_letter_queue must be a standard queue"},
-		"system log level": {map[string]any{"system_log_level": "ERROR"}, "system_log_level must be DEBUG, INFO or WARN"},
+		"system log level":          {map[string]any{"system_log_level": "ERROR"}, "system_log_level must be DEBUG, INFO or WARN"},
+		"reserved event source":     {map[string]any{"events_enabled": true, "event_source": "aws.iot"}, "must not start with"},
+		"grace period":              {map[string]any{"disconnect_grace_period_seconds": 86401}, "disconnect_grace_period_seconds must be a whole number from 0 to 86400"},
+		"stream view with events":   {map[string]any{"events_enabled": true, "stream_view_type": "KEYS_ONLY"}, "events_enabled needs the stream's NEW_AND_OLD_IMAGES view"},
+		"prebuilt without notifier": {map[string]any{"events_enabled": true, "package_path": "Cargo.toml"}, "set notifier_package_path or notifier_s3_package too"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -27,5 +27,50 @@ module "device_connectivity" {
   item_ttl_days               = 90
   include_subscription_events = false
 
+  events_enabled                  = true
+  disconnect_grace_period_seconds = var.disconnect_grace_period_seconds
+
   tags = var.tags
+}
+
+# The consumer side: an EventBridge rule on the module's source, delivering every
+# announcement to a queue. Route to SNS, Step Functions, an API destination... the same way.
+resource "aws_cloudwatch_event_rule" "connectivity" {
+  name        = "${var.name}-connectivity-events"
+  description = "Device Connected and Device Disconnected announcements"
+  event_pattern = jsonencode({
+    source        = [module.device_connectivity.event_source]
+    "detail-type" = ["Device Connected", "Device Disconnected"]
+  })
+}
+
+resource "aws_sqs_queue" "events" {
+  name                    = "${var.name}-connectivity-events"
+  sqs_managed_sse_enabled = true
+}
+
+data "aws_iam_policy_document" "events_queue" {
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.connectivity.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "events" {
+  queue_url = aws_sqs_queue.events.id
+  policy    = data.aws_iam_policy_document.events_queue.json
+}
+
+resource "aws_cloudwatch_event_target" "events_queue" {
+  rule = aws_cloudwatch_event_rule.connectivity.name
+  arn  = aws_sqs_queue.events.arn
 }

@@ -62,3 +62,24 @@ output "dead_letter_queue_arn" {
   description = "ARN of the dead-letter queue."
   value       = module.device_connectivity.dead_letter_queue_arn
 }
+
+output "notifier_function_name" {
+  description = "Function announcing connectivity changes."
+  value       = module.device_connectivity.notifier_function_name
+}
+
+output "grace_period_queue_url" {
+  description = "Queue holding disconnects through their grace period."
+  value       = module.device_connectivity.grace_period_queue_url
+}
+
+output "event_source" {
+  description = "Source of the announcements on the bus."
+  value       = module.device_connectivity.event_source
+}
+
+output "events_queue_url" {
+  description = "Queue receiving every announcement through the EventBridge rule."
+  value       = aws_sqs_queue.events.url
+}
+

@@ -21,3 +21,10 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "disconnect_grace_period_seconds" {
+  description = "How long a device must stay disconnected before it is announced offline (the demo and tests use a few seconds)."
+  type        = number
+  default     = 60
+}
+

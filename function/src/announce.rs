@@ -203,7 +203,10 @@ mod tests {
         };
         assert_eq!(claim(&item, &reconnect), Claim::ResumePending);
         let confirmed = Snapshot {
-            announced: item.announced.clone().map(|a| Announced { pending: false, ..a }),
+            announced: item.announced.clone().map(|a| Announced {
+                pending: false,
+                ..a
+            }),
             ..item
         };
         assert_eq!(claim(&confirmed, &reconnect), Claim::Announce);

@@ -7,11 +7,13 @@
 //! - [`announce`]: the pure decisions of when a status change is announced, no I/O;
 //! - [`store`]: DynamoDB conditional writes built on that decision;
 //! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool;
+//! - [`notifier`]: the glue of the `notifier` Lambda (stream and grace queue to EventBridge);
 //! - [`logging`]: JSON log lines Lambda can filter by level.
 
 pub mod announce;
 pub mod event;
 pub mod logging;
+pub mod notifier;
 pub mod ordering;
 pub mod processor;
 pub mod store;

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 
+use crate::announce::{Announced, Snapshot, Transition};
 use crate::event::{ConnectFailed, Connected, Disconnected};
 use crate::ordering::{decide, Decision, Latest, Mark, Presence, RESET_WINDOW_MS};
 
@@ -41,6 +42,16 @@ pub mod attr {
     pub const REVISION: &str = "Revision";
     /// Epoch seconds; written only when an item TTL is configured.
     pub const EXPIRES_AT: &str = "ExpiresAt";
+    /// The status the newest announcement said (events_enabled only).
+    pub const ANNOUNCED_STATUS: &str = "AnnouncedStatus";
+    /// The `eventId` of the newest announcement.
+    pub const ANNOUNCEMENT_ID: &str = "AnnouncementId";
+    /// Present (true) while the newest announcement is recorded but not confirmed as put.
+    pub const ANNOUNCEMENT_PENDING: &str = "AnnouncementPending";
+    /// The pending announcement's detail (JSON), so any later attempt can put it.
+    pub const ANNOUNCEMENT_DETAIL: &str = "AnnouncementDetail";
+    /// Wall-clock ms at which the newest announcement was recorded.
+    pub const ANNOUNCED_AT: &str = "AnnouncedAt";
 }
 
 /// Conditional writes for one event before giving up. Each retry means another writer
@@ -454,6 +465,119 @@ impl Store {
             client_id: client_id.to_owned(),
             message,
         }
+    }
+}
+
+/// The announcement writes (events_enabled). Neither touches `Revision` nor
+/// `LastUpdateTime`: they change no presence attribute, so presence writers need not
+/// notice them, and the status index does not churn.
+impl Store {
+    /// Records `transition`'s announcement as pending, on condition that the item still
+    /// shows the transition, no other announcement is pending, and the newest one said
+    /// the other status (or there is none): [`crate::announce::claim`] as a condition.
+    /// On failure, the item as it is now.
+    pub async fn claim_announcement(
+        &self,
+        transition: &Transition,
+        detail: &str,
+    ) -> Result<Option<Option<Item>>, StoreError> {
+        let mut expr = Expression::default();
+        let status = expr.name(attr::STATUS);
+        let wanted = expr.value(
+            "status",
+            AttributeValue::S(transition.status.status().into()),
+        );
+        let (_, time_attr) = presence_attrs(transition.status);
+        let time = expr.name(time_attr);
+        let at = expr.value("at", number(transition.at));
+        let announced = expr.name(attr::ANNOUNCED_STATUS);
+        let pending = expr.name(attr::ANNOUNCEMENT_PENDING);
+        let sets = [
+            format!("{announced} = {wanted}"),
+            expr.assign(
+                attr::ANNOUNCEMENT_ID,
+                AttributeValue::S(transition.event_id()),
+            ),
+            format!(
+                "{pending} = {}",
+                expr.value("true", AttributeValue::Bool(true))
+            ),
+            expr.assign(attr::ANNOUNCEMENT_DETAIL, AttributeValue::S(detail.into())),
+            expr.assign(attr::ANNOUNCED_AT, number(now().as_millis())),
+        ];
+        let condition = format!(
+            "{status} = {wanted} AND {time} = {at} AND attribute_not_exists({pending}) \
+             AND (attribute_not_exists({announced}) OR {announced} <> {wanted})"
+        );
+        let mut round_trips = 0;
+        match self
+            .conditional_update(
+                &transition.client_id,
+                update_expression(&sets, &[]),
+                condition,
+                expr,
+                &mut round_trips,
+            )
+            .await?
+        {
+            Attempt::Written => Ok(None),
+            Attempt::ConditionFailed(item) => Ok(Some(item)),
+        }
+    }
+
+    /// Marks the announcement `event_id` as put; a no-op if another one replaced it.
+    pub async fn confirm_announcement(
+        &self,
+        client_id: &str,
+        event_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut expr = Expression::default();
+        let id = expr.name(attr::ANNOUNCEMENT_ID);
+        let expected = expr.value("eventId", AttributeValue::S(event_id.into()));
+        let removes = [
+            expr.name(attr::ANNOUNCEMENT_PENDING),
+            expr.name(attr::ANNOUNCEMENT_DETAIL),
+        ];
+        let update = format!("REMOVE {}", removes.join(", "));
+        let mut round_trips = 0;
+        self.conditional_update(
+            client_id,
+            update,
+            format!("{id} = {expected}"),
+            expr,
+            &mut round_trips,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// What an item says about announcements.
+pub fn snapshot_of(item: &Item) -> Snapshot {
+    let text = |name: &str| item.get(name).and_then(|value| value.as_s().ok());
+    let presence = |name: &str| match text(name).map(String::as_str) {
+        Some("Connected") => Some(Presence::Connected),
+        Some("Disconnected") => Some(Presence::Disconnected),
+        _ => None,
+    };
+    let announced = match (
+        presence(attr::ANNOUNCED_STATUS),
+        text(attr::ANNOUNCEMENT_ID),
+    ) {
+        (Some(status), Some(event_id)) => Some(Announced {
+            status,
+            event_id: event_id.clone(),
+            pending: item
+                .get(attr::ANNOUNCEMENT_PENDING)
+                .is_some_and(|value| value.as_bool().is_ok_and(|pending| *pending)),
+        }),
+        _ => None,
+    };
+    Snapshot {
+        status: presence(attr::STATUS),
+        connect_time: number_attr(item, attr::CONNECT_TIME),
+        disconnect_time: number_attr(item, attr::DISCONNECT_TIME),
+        announced,
     }
 }
 

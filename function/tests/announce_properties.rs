@@ -44,17 +44,28 @@ struct World {
 
 impl World {
     /// One attempt at `transition`; Err when a failure was injected part-way.
-    fn attempt(&mut self, transition: &Transition, rng: &mut StdRng, failures: f64) -> Result<(), ()> {
+    fn attempt(
+        &mut self,
+        transition: &Transition,
+        rng: &mut StdRng,
+        failures: f64,
+    ) -> Result<(), ()> {
         for _ in 0..8 {
             match claim(&self.item, transition) {
                 Claim::Nothing => return Ok(()),
                 Claim::ResumePending => {
-                    let pending = self.pending.clone().expect("a pending announcement is recorded");
+                    let pending = self
+                        .pending
+                        .clone()
+                        .expect("a pending announcement is recorded");
                     self.put_and_confirm(&pending, rng, failures)?;
                 }
                 Claim::Announce => {
                     // The claim is a conditional write: the table shows the transition now.
-                    assert!(self.item.shows(transition), "an announcement contradicts the table");
+                    assert!(
+                        self.item.shows(transition),
+                        "an announcement contradicts the table"
+                    );
                     self.item.announced = Some(Announced {
                         status: transition.status,
                         event_id: transition.event_id(),
@@ -72,7 +83,12 @@ impl World {
         panic!("no decision after 8 rounds");
     }
 
-    fn put_and_confirm(&mut self, transition: &Transition, rng: &mut StdRng, failures: f64) -> Result<(), ()> {
+    fn put_and_confirm(
+        &mut self,
+        transition: &Transition,
+        rng: &mut StdRng,
+        failures: f64,
+    ) -> Result<(), ()> {
         self.put.push(transition.clone());
         if rng.random_bool(failures) {
             self.failed_ids.insert(transition.event_id());
@@ -96,7 +112,11 @@ fn history(gaps: &[i64]) -> Vec<(Presence, i64)> {
         .enumerate()
         .map(|(i, gap)| {
             at += gap;
-            let presence = if i % 2 == 0 { Presence::Connected } else { Presence::Disconnected };
+            let presence = if i % 2 == 0 {
+                Presence::Connected
+            } else {
+                Presence::Disconnected
+            };
             (presence, at)
         })
         .collect()
@@ -113,12 +133,19 @@ fn simulate(events: &[(Presence, i64)], seed: u64, duplicates: f64, failures: f6
     };
     // Work by the time it runs; several pieces of work may share a time.
     let mut agenda: BTreeMap<i64, Vec<Work>> = BTreeMap::new();
-    let schedule = |agenda: &mut BTreeMap<i64, Vec<Work>>, at: i64, work: Work, rng: &mut StdRng| {
-        agenda.entry(at + rng.random_range(0..LAG_MS / 4)).or_default().push(work.clone());
-        if rng.random_bool(duplicates) {
-            agenda.entry(at + rng.random_range(0..KEPT_UP_MS)).or_default().push(work);
-        }
-    };
+    let schedule =
+        |agenda: &mut BTreeMap<i64, Vec<Work>>, at: i64, work: Work, rng: &mut StdRng| {
+            agenda
+                .entry(at + rng.random_range(0..LAG_MS / 4))
+                .or_default()
+                .push(work.clone());
+            if rng.random_bool(duplicates) {
+                agenda
+                    .entry(at + rng.random_range(0..KEPT_UP_MS))
+                    .or_default()
+                    .push(work);
+            }
+        };
     let mut next_event = 0;
     loop {
         let next_work = agenda.keys().next().copied();
@@ -134,7 +161,10 @@ fn simulate(events: &[(Presence, i64)], seed: u64, duplicates: f64, failures: f6
                     Presence::Disconnected => world.item.disconnect_time = Some(at),
                 }
                 if old != Some(presence) {
-                    let work = Work::Stream { old, new: world.item.clone() };
+                    let work = Work::Stream {
+                        old,
+                        new: world.item.clone(),
+                    };
                     schedule(&mut agenda, at, work, &mut rng);
                 }
             }
@@ -162,7 +192,10 @@ fn simulate(events: &[(Presence, i64)], seed: u64, duplicates: f64, failures: f6
                     };
                     if result.is_err() {
                         // Redelivered: the stream retries the record, SQS the message.
-                        agenda.entry(now + rng.random_range(1..LAG_MS / 4)).or_default().push(work);
+                        agenda
+                            .entry(now + rng.random_range(1..LAG_MS / 4))
+                            .or_default()
+                            .push(work);
                     }
                 }
             }

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.responses import EventsHandler
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
@@ -221,4 +222,15 @@ def patch_enforcement() -> None:
         return f"{arn}/index/{index}" if index else arn
 
     DynamoHandler._determine_resource = determine_resource
+
+    # PutEvents is authorised on the event bus (moto: "*"). A request naming several buses
+    # is authorised on the first, a simplification of AWS's per-entry check.
+    def determine_event_bus(self: EventsHandler) -> str:
+        entries = self._get_param("Entries") or [{}]
+        bus = (entries[0] or {}).get("EventBusName") or "default"
+        if bus.startswith("arn:"):
+            return bus
+        return f"arn:{get_partition(self.region)}:events:{self.region}:{self.current_account}:event-bus/{bus}"
+
+    EventsHandler._determine_resource = determine_event_bus
 

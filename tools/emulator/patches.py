@@ -14,8 +14,8 @@ Three gaps of moto itself, each with a test in tools/test_emulator.py:
    to give the same guarantee, which the handler's concurrency tests depend on.
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
-(iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), and the IoT
-rules engine (iot_rules.py).
+(iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
+engine (iot_rules.py) and event source mappings (event_sources.py).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def apply_patches() -> None:
 
 def apply_all(endpoint_url: str):
     """Everything the emulator process needs; returns the runner, to close on exit."""
-    from . import iam, iot_rules, lambda_api
+    from . import event_sources, iam, iot_rules, lambda_api
     from .async_invoke import AsyncInvoker
     from .lambda_runner import LambdaRunner
 
@@ -150,4 +150,5 @@ def apply_all(endpoint_url: str):
     invoker = AsyncInvoker(runner)
     lambda_api.patch(runner, invoker)
     iot_rules.patch(iot_rules.RulesEngine(invoker))
+    event_sources.patch(event_sources.EventSourcePoller(runner))
     return runner

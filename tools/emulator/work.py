@@ -12,9 +12,16 @@ import time
 
 
 class Tracker:
+    """Counts work begun and not ended, plus what probes report (records and messages
+    that event source mappings have yet to deliver)."""
+
     def __init__(self) -> None:
         self._pending = 0
         self._changed = threading.Condition()
+        self._probes: list = []
+
+    def add_probe(self, probe) -> None:
+        self._probes.append(probe)
 
     def begin(self) -> None:
         with self._changed:
@@ -28,18 +35,26 @@ class Tracker:
     @property
     def pending(self) -> int:
         with self._changed:
-            return self._pending
+            begun = self._pending
+        return begun + sum(probe() for probe in self._probes)
 
     def wait_idle(self, timeout_s: float) -> bool:
         """True once nothing is in flight; False if work remains after `timeout_s`."""
         deadline = time.monotonic() + timeout_s
-        with self._changed:
-            while self._pending > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-            return True
+        # Twice idle in a row: a mapping's invocation may start work of its own.
+        idle_checks = 0
+        while idle_checks < 2:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self.pending > 0:
+                idle_checks = 0
+                with self._changed:
+                    self._changed.wait(min(remaining, 0.1))
+            else:
+                idle_checks += 1
+                time.sleep(0.15)
+        return True
 
 
 tracker = Tracker()
