@@ -482,6 +482,14 @@ func assertNothingLeft(t *testing.T, cfg aws.Config, out map[string]string) {
 			_, err := lambda.NewFromConfig(cfg).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(out["lambda_function_name"])})
 			return err
 		},
+		"notifier": func() error {
+			_, err := lambda.NewFromConfig(cfg).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(out["notifier_function_name"])})
+			return err
+		},
+		"grace-period queue": func() error {
+			_, err := sqs.NewFromConfig(cfg).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(out["grace_period_queue_url"])})
+			return err
+		},
 		"topic rule": func() error {
 			_, err := iot.NewFromConfig(cfg).GetTopicRule(ctx, &iot.GetTopicRuleInput{RuleName: aws.String(out["iot_topic_rule_name"])})
 			return err

@@ -3,6 +3,9 @@
 Each event is a command: {"echo": X} answers X with this process's id and environment;
 {"fail": "..."} reports an invocation error; {"put": {...}} writes a DynamoDB item with
 the sandbox's credentials and endpoint; {"log": "..."} prints the line; {"sleep": s} waits.
+A batch from an event source mapping ({"Records": [...]}) is sent, record by record, to
+the queue in SINK_QUEUE_URL; records mentioning "fail" are reported as batch item
+failures, and a batch mentioning "crash" is an invocation error.
 """
 
 import json
@@ -29,6 +32,22 @@ while True:
             print(event["log"], flush=True)
         if "sleep" in event:
             time.sleep(event["sleep"])
+        if "Records" in event:
+            text = json.dumps(event)
+            if "crash" in text:
+                post(f"/invocation/{request_id}/error", {"errorType": "Fixture.Crash", "errorMessage": "crash"})
+                continue
+            sink, failures = boto3.client("sqs"), []
+            for record in event["Records"]:
+                identifier = record.get("messageId") or record["dynamodb"]["SequenceNumber"]
+                if "fail" in json.dumps(record):
+                    failures.append({"itemIdentifier": identifier})
+                    if "dynamodb" in record:
+                        break  # a stream is processed in order: stop at the first failure
+                    continue
+                sink.send_message(QueueUrl=os.environ["SINK_QUEUE_URL"], MessageBody=json.dumps(record))
+            post(f"/invocation/{request_id}/response", {"batchItemFailures": failures})
+            continue
         if "fail" in event:
             post(f"/invocation/{request_id}/error", {"errorType": "Fixture.Failed", "errorMessage": event["fail"]})
             continue
