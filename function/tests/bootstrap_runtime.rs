@@ -159,3 +159,29 @@ fn is_rfc3339(text: &str) -> bool {
     use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
     DateTime::from_str(text, DateTimeFormat::DateTime).is_ok()
 }
+
+/// A DynamoDB endpoint that accepts connections and never answers: the SDK's timeouts end
+/// the call well inside the invocation's time, with a typed error Lambda retries, instead
+/// of the function running into its own timeout (local_lambda.py gives it 30 s).
+#[test]
+fn a_stalled_dynamodb_call_ends_in_a_typed_error_within_the_sdk_timeouts() {
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", stalled.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in stalled.incoming() {
+            held.push(connection); // read nothing, answer nothing
+        }
+    });
+    let (ok, results) = invoke(
+        &[("TABLE_NAME", "stalled"), ("AWS_ENDPOINT_URL", &endpoint)],
+        &[
+            json!({"clientId": "dev-1", "timestamp": 1000, "eventType": "connected", "versionNumber": 0}),
+        ],
+    );
+    assert!(ok, "the runtime answered instead of being timed out");
+    assert_eq!(
+        results[0]["error"]["errorType"], "StoreError.DynamoDb",
+        "{results:?}"
+    );
+}
