@@ -37,7 +37,7 @@ unformatted="$(cd test && gofmt -l .)"
 section "Static analysis: checkov"
 scripts/checkov.sh
 
-section "Emulator: patches, Lambda runner, asynchronous invocation, IoT rules, IAM"
+section "Emulator: patches, Lambda runner, asynchronous invocation, event source mappings, IoT rules, IAM"
 python -m unittest discover -s tools -p 'test_*.py'
 
 if $real_aws; then

@@ -176,6 +176,16 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 	assert.Equal(t, "JSON", string(function.LoggingConfig.LogFormat))
 	assert.Equal(t, out["cloudwatch_log_group_name"], aws.ToString(function.LoggingConfig.LogGroup))
 
+	notifier, err := client.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(out["notifier_function_name"])})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{
+		"TABLE_NAME":           out["dynamodb_table_name"],
+		"EVENT_BUS_NAME":       "default",
+		"EVENT_SOURCE":         "iot.device-connectivity",
+		"GRACE_PERIOD_SECONDS": fmt.Sprint(gracePeriodSeconds),
+		"GRACE_QUEUE_URL":      out["grace_period_queue_url"],
+	}, notifier.Environment.Variables)
+
 	invoke, err := client.GetFunctionEventInvokeConfig(t.Context(), &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(out["lambda_function_name"])})
 	require.NoError(t, err)
 	assert.Equal(t, out["dead_letter_queue_arn"], aws.ToString(invoke.DestinationConfig.OnFailure.Destination))

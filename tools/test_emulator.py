@@ -84,6 +84,15 @@ class EmulatorTest(unittest.TestCase):
         config = lambda_.get_function_configuration(FunctionName="fn")["LoggingConfig"]
         self.assertEqual(config, {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn"})
 
+    def test_sqs_redrive_policy_reads_back_compact(self) -> None:
+        sqs = self.client("sqs")
+        dlq = sqs.create_queue(QueueName="redrive-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}, separators=(",", ":"))
+        queue = sqs.create_queue(QueueName="redrive-source", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+        read = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+        self.assertEqual(read, policy)
+
     def test_conditional_writes_are_atomic(self) -> None:
         dynamodb = self.client("dynamodb")
         dynamodb.create_table(

@@ -1,6 +1,6 @@
 """Patches to moto 5.2.5 (pinned in requirements.txt), and the order they are applied in.
 
-Three gaps of moto itself, each with a test in tools/test_emulator.py:
+Four gaps of moto itself, each with a test in tools/test_emulator.py:
 
 1. IoT tagging. ListTagsForResource / TagResource / UntagResource are not implemented,
    and the AWS provider retries the resulting error forever on aws_iot_topic_rule.
@@ -12,6 +12,8 @@ Three gaps of moto itself, each with a test in tools/test_emulator.py:
    writes in separate steps, so two concurrent UpdateItem calls could both pass. DynamoDB
    guarantees a conditional write is atomic; the patch serialises moto's DynamoDB writes
    to give the same guarantee, which the handler's concurrency tests depend on.
+4. SQS RedrivePolicy as SQS returns it: compact JSON. moto adds spaces, and the AWS
+   provider then plans an update of `redrive_policy` on every plan.
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
 (iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
@@ -20,6 +22,7 @@ engine (iot_rules.py) and event source mappings (event_sources.py).
 
 from __future__ import annotations
 
+import json
 import threading
 from urllib.parse import parse_qsl
 
@@ -28,6 +31,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.iot.models import IoTBackend
 from moto.iot.responses import IoTResponse
+from moto.sqs.models import Queue
 from moto.utilities.tagging_service import TaggingService
 
 
@@ -132,10 +136,24 @@ def patch_dynamodb_atomic_writes() -> None:
         setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
 
+def patch_sqs_redrive_policy_format() -> None:
+    original = Queue.attributes
+
+    @property
+    def attributes(self: Queue) -> dict:
+        result = original.fget(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    Queue.attributes = attributes
+
+
 def apply_patches() -> None:
     patch_iot_tagging()
     patch_lambda_logging_config()
     patch_dynamodb_atomic_writes()
+    patch_sqs_redrive_policy_format()
 
 
 def apply_all(endpoint_url: str):
