@@ -241,12 +241,7 @@ impl Notifier {
                 }
                 Claim::Announce => {
                     let detail = detail_of(&item, transition).to_string();
-                    if self
-                        .store
-                        .claim_announcement(transition, &detail)
-                        .await?
-                        .is_none()
-                    {
+                    if self.store.claim_announcement(transition, &detail).await? {
                         self.put(client_id, &detail).await?;
                         self.store
                             .confirm_announcement(client_id, &transition.event_id())

@@ -475,12 +475,12 @@ impl Store {
     /// Records `transition`'s announcement as pending, on condition that the item still
     /// shows the transition, no other announcement is pending, and the newest one said
     /// the other status (or there is none): [`crate::announce::claim`] as a condition.
-    /// On failure, the item as it is now.
+    /// Whether the claim was recorded.
     pub async fn claim_announcement(
         &self,
         transition: &Transition,
         detail: &str,
-    ) -> Result<Option<Option<Item>>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut expr = Expression::default();
         let status = expr.name(attr::STATUS);
         let wanted = expr.value(
@@ -520,8 +520,8 @@ impl Store {
             )
             .await?
         {
-            Attempt::Written => Ok(None),
-            Attempt::ConditionFailed(item) => Ok(Some(item)),
+            Attempt::Written => Ok(true),
+            Attempt::ConditionFailed(_) => Ok(false),
         }
     }
 

@@ -100,11 +100,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             .await
             .unwrap();
         let decided = claim(&snapshot, &transition);
-        let failed = store
-            .claim_announcement(&transition, "{}")
-            .await
-            .unwrap()
-            .is_some();
+        let failed = !store.claim_announcement(&transition, "{}").await.unwrap();
         assert_eq!(
             !failed,
             decided == Claim::Announce,

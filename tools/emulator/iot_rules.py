@@ -263,10 +263,6 @@ def _evaluate(node: tuple, topic: str, payload, client_id: str):
 # --- Rules -------------------------------------------------------------------
 
 
-def _rule_arn(rule) -> str:
-    return rule.arn
-
-
 def lambda_permission_allows(function, rule_arn: str, account: str) -> bool:
     """A statement of the function's resource policy lets IoT invoke it for this rule."""
     context = {"AWS:SourceArn": rule_arn, "AWS:SourceAccount": account}

@@ -169,6 +169,7 @@ class LambdaRunner:
         self.endpoint_url = endpoint_url
         self._root = tempfile.mkdtemp(prefix="emulator-lambda-")
         self._idle: dict[str, list[Sandbox]] = {}
+        self._architectures: dict[str, str | None] = {}  # by code digest
         self._lock = threading.Lock()
         self.environments_started = 0
 
@@ -216,7 +217,10 @@ class LambdaRunner:
             message = f"The role defined for the function cannot be assumed by Lambda: {function.role}"
             error = {"errorType": "AccessDeniedException", "errorMessage": message}
             return Result(str(uuid.uuid4()), json.dumps(error).encode(), "Unhandled", 0.0)
-        built_for = elf_architecture(os.path.join(self._code_dir(function), "bootstrap"))
+        if function.code_sha_256 not in self._architectures:
+            bootstrap = os.path.join(self._code_dir(function), "bootstrap")
+            self._architectures[function.code_sha_256] = elf_architecture(bootstrap)
+        built_for = self._architectures[function.code_sha_256]
         wanted = (function.architectures or ["x86_64"])[0]
         if built_for is not None and built_for != wanted:
             # What Lambda answers when the runtime cannot exec its bootstrap.
