@@ -2,7 +2,7 @@
 # Installs what the project's commands need into .tools/ (idempotent, fast when done):
 #   - a Python virtual environment with cargo-lambda (and its zig) and the moto emulator,
 #   - a Terraform CLI config that uses a local provider mirror when the machine has one,
-#   - the Go modules of the Terratest suite.
+#   - the Go modules of the Terratest suite and tflint (built from the Go module proxy).
 # Source it (". scripts/setup.sh") to also get PATH and TF_CLI_CONFIG_FILE exported.
 set -euo pipefail
 
@@ -64,4 +64,13 @@ fi
 if [[ "${NEED_GO:-}" == 1 ]]; then
   need go "Install Go >= 1.26 (the Terratest suite needs it)."
   (cd "$ROOT/test" && go mod download)
+
+  # tflint from source: the module proxy is reachable where release downloads are not.
+  # Its Terraform ruleset is bundled, so `tflint --init` and plugin downloads are not needed.
+  tflint_version=v0.64.0
+  if [[ "$("$TOOLS/bin/tflint" --version 2>/dev/null | sed -n '1s/^TFLint version /v/p')" != "$tflint_version" ]]; then
+    echo "setup: building tflint $tflint_version into .tools/bin"
+    GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/terraform-linters/tflint@$tflint_version"
+  fi
+  export PATH="$TOOLS/bin:$PATH"
 fi

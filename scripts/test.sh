@@ -22,9 +22,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 section "Terraform: format and validate"
 terraform fmt -check -recursive -diff
-for dir in . examples/complete examples/prebuilt-package; do
+for dir in . examples/*/; do
   (cd "$dir" && terraform init -backend=false -input=false >/dev/null && terraform validate -no-color)
 done
+
+section "Terraform: tflint (Terraform ruleset, preset all) on the module and its examples"
+tflint --config "$ROOT/.tflint.hcl" --recursive --format compact
+
+section "Registry: module structure, examples' READMEs, release tags"
+python tools/release.py check
 
 section "README: inputs and outputs tables match variables.tf and outputs.tf"
 python tools/tfdocs.py --check

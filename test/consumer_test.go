@@ -4,7 +4,6 @@ package test
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -39,30 +38,10 @@ func TestConsumerPinsReleaseTag(t *testing.T) {
 	git("-C", release, "-c", "user.name=test", "-c", "user.email=test@example.com", "tag", "-a", tag, "-m", "consumer test")
 
 	name := uniqueName()
-	stack := t.TempDir()
-	main := `
-provider "aws" {}
-
-module "connectivity" {
-  source = "git::file://` + release + `?ref=` + tag + `"
-
-  name       = "` + name + `"
-  table_name = "` + name + `-DeviceConnectivity"
-}
-
-output "dynamodb_table_name" {
-  value = module.connectivity.dynamodb_table_name
-}
-
-output "lambda_function_name" {
-  value = module.connectivity.lambda_function_name
-}
-
-output "dead_letter_queue_url" {
-  value = module.connectivity.dead_letter_queue_url
-}
-`
-	require.NoError(t, os.WriteFile(filepath.Join(stack, "main.tf"), []byte(main), 0o644))
+	stack := callerStack(t, "git::file://"+release+"?ref="+tag, "", `
+  name       = "`+name+`"
+  table_name = "`+name+`-DeviceConnectivity"
+`)
 
 	options := terraform.WithDefaultRetryableErrors(t, &terraform.Options{
 		TerraformDir: stack,
