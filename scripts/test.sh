@@ -16,32 +16,7 @@ real_aws=false
 
 section() { printf '\n== %s\n' "$*"; }
 
-section "Rust: format and lints"
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-section "Terraform: format and validate"
-terraform fmt -check -recursive -diff
-for dir in . examples/*/; do
-  (cd "$dir" && terraform init -backend=false -input=false >/dev/null && terraform validate -no-color)
-done
-
-section "Terraform: tflint (Terraform ruleset, preset all) on the module and its examples"
-tflint --config "$ROOT/.tflint.hcl" --recursive --format compact
-
-section "Registry: module structure, examples' READMEs, release tags"
-python tools/release.py check
-
-section "README: inputs and outputs tables match variables.tf and outputs.tf"
-python tools/tfdocs.py --check
-
-section "Go: format and vet"
-unformatted="$(cd test && gofmt -l .)"
-[[ -z "$unformatted" ]] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
-(cd test && go vet -tags plan,e2e ./...)
-
-section "Static analysis: checkov"
-scripts/checkov.sh
+scripts/lint.sh
 
 section "Emulator: patches, Lambda runner, asynchronous invocation, event source mappings, IoT rules, IAM"
 python -m unittest discover -s tools -p 'test_*.py'

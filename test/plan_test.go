@@ -3,7 +3,10 @@
 package test
 
 import (
+	"archive/zip"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -366,4 +369,51 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 			assert.Contains(t, strings.Join(strings.Fields(err.Error()), " "), tc.message)
 		})
 	}
+}
+
+// TestPlanExamples plans every example as a user starting from it would: each is a
+// complete root module that plans with no input but its name.
+func TestPlanExamples(t *testing.T) {
+	t.Parallel()
+	target(t)
+	examples, err := filepath.Glob(filepath.Join(repoRoot(t), "examples", "*", "main.tf"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(examples), 3)
+	for _, example := range examples {
+		name := filepath.Base(filepath.Dir(example))
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]any{"name": uniqueName()}
+			if name == "prebuilt-package" {
+				// Plan reads only the zip's hash; what it holds is tested in prebuilt_test.go.
+				vars["package_path"] = zipWithBootstrap(t)
+			}
+			options := terraform.WithDefaultRetryableErrors(t, &terraform.Options{
+				TerraformDir: filepath.Join(copyRepo(t), "examples", name),
+				Vars:         vars,
+				EnvVars:      terraformEnv(t),
+				NoColor:      true,
+				PlanFilePath: "test.tfplan",
+			})
+			terraform.InitContext(t, t.Context(), options)
+			terraform.PlanContext(t, t.Context(), options)
+			plan := terraform.ShowWithStructContext(t, t.Context(), options)
+			table := planned(t, plan, "module.device_connectivity.aws_dynamodb_table.connectivity")
+			assert.NotEmpty(t, table["name"])
+			assert.Contains(t, plan.ResourcePlannedValuesMap, "module.device_connectivity.aws_lambda_function.this")
+		})
+	}
+}
+
+func zipWithBootstrap(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bootstrap.zip")
+	file, err := os.Create(path)
+	require.NoError(t, err)
+	defer file.Close()
+	archive := zip.NewWriter(file)
+	_, err = archive.Create("bootstrap")
+	require.NoError(t, err)
+	require.NoError(t, archive.Close())
+	return path
 }

@@ -183,8 +183,8 @@ func newModuleRegistry(t *testing.T, clone string, tags []string) *moduleRegistr
 	t.Cleanup(server.Close)
 	_, port, err := net.SplitHostPort(server.Listener.Addr().String())
 	require.NoError(t, err)
-	// A hostname, not an IP: module source addresses take registry hosts by name.
-	registry.host = "localhost:" + port
+	// Registry hostnames must contain a dot, which rules out "localhost".
+	registry.host = "127.0.0.1:" + port
 	return registry
 }
 
