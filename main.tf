@@ -7,7 +7,7 @@ locals {
   # IoT rule names allow only letters, digits and underscores.
   rule_name      = "${replace(var.name, "-", "_")}_device_connectivity"
   log_group_name = "/aws/lambda/${local.function_name}"
-  status_index   = "ByStatus"
+  status_index   = "ByStatusShard"
   account_id     = data.aws_caller_identity.current.account_id
   # Built, not read from the rule, so the Lambda permission can exist before the rule
   # goes live (otherwise the first events fail into the DLQ, and again on destroy).
@@ -36,6 +36,7 @@ locals {
     },
     var.record_unknown_connect_failures ? { RECORD_UNKNOWN_CONNECT_FAILURES = "true" } : {},
     var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) },
+    var.status_index_enabled ? { STATUS_INDEX_SHARDS = tostring(var.status_index_shards) } : {},
   )
 }
 
@@ -58,7 +59,7 @@ resource "aws_dynamodb_table" "connectivity" {
   }
 
   dynamic "attribute" {
-    for_each = var.status_index_enabled ? { Status = "S", LastUpdateTime = "N" } : {}
+    for_each = var.status_index_enabled ? { StatusShard = "S", LastUpdateTime = "N" } : {}
     content {
       name = attribute.key
       type = attribute.value
@@ -69,7 +70,7 @@ resource "aws_dynamodb_table" "connectivity" {
     for_each = var.status_index_enabled ? [local.status_index] : []
     content {
       name            = global_secondary_index.value
-      hash_key        = "Status"
+      hash_key        = "StatusShard"
       range_key       = "LastUpdateTime"
       projection_type = "ALL"
       read_capacity   = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.read : null

@@ -14,8 +14,13 @@ output "dynamodb_table_stream_arn" {
 }
 
 output "dynamodb_status_index_name" {
-  description = "Name of the (Status, LastUpdateTime) index (null unless status_index_enabled)."
+  description = "Name of the (StatusShard, LastUpdateTime) index (null unless status_index_enabled). Query it once per shard, StatusShard = \"Connected#0\" ... \"Connected#<shards-1>\"."
   value       = var.status_index_enabled ? local.status_index : null
+}
+
+output "dynamodb_status_index_shards" {
+  description = "Number of shards of the status index key (null unless status_index_enabled), for readers that query it."
+  value       = var.status_index_enabled ? var.status_index_shards : null
 }
 
 output "dynamodb_status_index_arn" {
@@ -108,3 +113,8 @@ output "grace_period_queue_arn" {
   value       = try(aws_sqs_queue.grace_period[0].arn, null)
 }
 
+
+output "operator_environment" {
+  description = "The function's settings as environment variables (TABLE_NAME, STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS, ...), for the connectivity and replay CLIs, so what they write matches what the function writes."
+  value       = local.environment
+}

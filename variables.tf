@@ -71,9 +71,20 @@ variable "deletion_protection_enabled" {
 }
 
 variable "status_index_enabled" {
-  description = "Add a global secondary index (Status, LastUpdateTime) to list the devices that are Connected or Disconnected without a scan."
+  description = "Add a global secondary index to list the devices that are Connected or Disconnected without a scan. Its key is StatusShard (\"<Status>#<shard>\", status_index_shards ways), so a reconnect storm spreads over that many index partitions instead of one."
   type        = bool
   default     = false
+}
+
+variable "status_index_shards" {
+  description = "Ways the status index key is split: a client's shard is the first 8 bytes of SHA-256(ClientID), big-endian, modulo this. Each shard takes about 1,000 index writes per second, so a fleet reconnecting R devices per second needs at least R/1000 shards (the default covers 32,000). Readers query every shard (the connectivity CLI does). Raise it freely; lowering it hides items whose shard is no longer queried until their next presence event."
+  type        = number
+  default     = 32
+
+  validation {
+    condition     = var.status_index_shards >= 1 && var.status_index_shards <= 1024 && floor(var.status_index_shards) == var.status_index_shards
+    error_message = "status_index_shards must be a whole number from 1 to 1024."
+  }
 }
 
 variable "item_ttl_days" {

@@ -189,10 +189,12 @@ func TestPlanVariables(t *testing.T) {
 			ttl := table["ttl"].([]any)[0].(map[string]any)
 			assert.Equal(t, "ExpiresAt", ttl["attribute_name"])
 			index := table["global_secondary_index"].([]any)[0].(map[string]any)
-			assert.Equal(t, "ByStatus", index["name"])
-			assert.Equal(t, "Status", index["hash_key"])
+			assert.Equal(t, "ByStatusShard", index["name"])
+			assert.Equal(t, "StatusShard", index["hash_key"], "a two-valued Status key would make one hot index partition")
+			assert.Equal(t, "LastUpdateTime", index["range_key"])
 			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
 			assert.Equal(t, "604800", env.(map[string]any)["ITEM_TTL_SECONDS"])
+			assert.Equal(t, "32", env.(map[string]any)["STATUS_INDEX_SHARDS"])
 		}},
 		{"tags", map[string]any{"tags": map[string]string{"Team": "platform"}}, func(t *testing.T, plan *terraform.PlanStruct) {
 			for _, address := range []string{
@@ -358,6 +360,7 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		"grace period":              {map[string]any{"disconnect_grace_period_seconds": 86401}, "disconnect_grace_period_seconds must be a whole number from 0 to 86400"},
 		"stream view with events":   {map[string]any{"events_enabled": true, "stream_view_type": "KEYS_ONLY"}, "events_enabled needs the stream's NEW_AND_OLD_IMAGES view"},
 		"prebuilt without notifier": {map[string]any{"events_enabled": true, "package_path": "Cargo.toml"}, "set notifier_package_path or notifier_s3_package too"},
+		"status index shards":       {map[string]any{"status_index_shards": 0}, "status_index_shards must be a whole number from 1 to 1024"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -83,3 +83,13 @@ output "events_queue_url" {
   value       = aws_sqs_queue.events.url
 }
 
+
+output "dynamodb_status_index_shards" {
+  description = "Shards of the status index key, for the connectivity CLI (--shards)."
+  value       = module.device_connectivity.dynamodb_status_index_shards
+}
+
+output "operator_environment" {
+  description = "Settings for the connectivity and replay CLIs."
+  value       = module.device_connectivity.operator_environment
+}

@@ -6,12 +6,16 @@
 //! - [`ordering`]: the pure decision of which event is newer, no I/O;
 //! - [`announce`]: the pure decisions of when a status change is announced, no I/O;
 //! - [`store`]: DynamoDB conditional writes built on that decision;
+//! - [`fleet`]: the fleet read through the sharded status index (list, count);
+//! - [`dead_letter`]: which dead-letter messages hold events to re-drive;
 //! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool;
 //! - [`notifier`]: the glue of the `notifier` Lambda (stream and grace queue to EventBridge);
 //! - [`logging`]: JSON log lines Lambda can filter by level.
 
 pub mod announce;
+pub mod dead_letter;
 pub mod event;
+pub mod fleet;
 pub mod logging;
 pub mod notifier;
 pub mod ordering;

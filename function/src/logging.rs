@@ -45,6 +45,16 @@ where
         .init();
 }
 
+/// The subscriber of the command-line tools: JSON on stderr (stdout carries their
+/// results), warnings and errors unless `RUST_LOG` says otherwise.
+pub fn init_for_cli() {
+    lambda_runtime::tracing::subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

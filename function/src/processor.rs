@@ -19,6 +19,8 @@ pub struct Config {
     pub item_ttl: Option<Duration>,
     /// Whether a connect failure of a client the table does not know creates its item.
     pub record_unknown_connect_failures: bool,
+    /// The status index's shard count; presence writes keep `StatusShard` when set.
+    pub status_index_shards: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,11 +31,14 @@ pub enum ConfigError {
     InvalidItemTtl(String),
     #[error("RECORD_UNKNOWN_CONNECT_FAILURES must be true or false, got {0:?}")]
     InvalidRecordUnknown(String),
+    #[error("STATUS_INDEX_SHARDS must be a whole number from 1 to 1024, got {0:?}")]
+    InvalidStatusIndexShards(String),
 }
 
 impl Config {
     /// Reads `TABLE_NAME` (unless `table_name` is given), `IGNORED_CLIENT_ID_PREFIXES`
-    /// (comma-separated), `ITEM_TTL_SECONDS` and `RECORD_UNKNOWN_CONNECT_FAILURES`.
+    /// (comma-separated), `ITEM_TTL_SECONDS`, `RECORD_UNKNOWN_CONNECT_FAILURES` and
+    /// `STATUS_INDEX_SHARDS`.
     pub fn from_env(table_name: Option<String>) -> Result<Self, ConfigError> {
         let table_name = table_name
             .or_else(|| std::env::var("TABLE_NAME").ok())
@@ -54,11 +59,22 @@ impl Config {
                 Ok("true") => true,
                 Ok(other) => return Err(ConfigError::InvalidRecordUnknown(other.to_owned())),
             };
+        let status_index_shards = match std::env::var("STATUS_INDEX_SHARDS") {
+            Ok(text) if !text.trim().is_empty() => Some(
+                text.trim()
+                    .parse()
+                    .ok()
+                    .filter(|shards| (1..=1024).contains(shards))
+                    .ok_or(ConfigError::InvalidStatusIndexShards(text))?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             table_name,
             ignored_client_id_prefixes: parse_prefixes(&prefixes),
             item_ttl,
             record_unknown_connect_failures,
+            status_index_shards,
         })
     }
 }
@@ -113,7 +129,8 @@ impl Processor {
     pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
         Self {
             store: Store::new(client, config.table_name, config.item_ttl)
-                .recording_unknown_connect_failures(config.record_unknown_connect_failures),
+                .recording_unknown_connect_failures(config.record_unknown_connect_failures)
+                .with_status_index_shards(config.status_index_shards),
             ignored_client_id_prefixes: config.ignored_client_id_prefixes,
         }
     }

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
+use sha2::{Digest, Sha256};
 
 use crate::announce::{Announced, Snapshot, Transition};
 use crate::event::{ConnectFailed, Connected, Disconnected};
@@ -42,6 +43,8 @@ pub mod attr {
     pub const REVISION: &str = "Revision";
     /// Epoch seconds; written only when an item TTL is configured.
     pub const EXPIRES_AT: &str = "ExpiresAt";
+    /// `<Status>#<shard>`, the status index key (status index only); see [`super::status_shard`].
+    pub const STATUS_SHARD: &str = "StatusShard";
     /// The status the newest announcement said (events_enabled only).
     pub const ANNOUNCED_STATUS: &str = "AnnouncedStatus";
     /// The `eventId` of the newest announcement.
@@ -101,6 +104,7 @@ pub struct Store {
     table: String,
     item_ttl: Option<Duration>,
     record_unknown_connect_failures: bool,
+    status_index_shards: Option<u32>,
 }
 
 /// A connect or disconnect, as the attributes it owns.
@@ -178,7 +182,14 @@ impl Store {
             table: table.into(),
             item_ttl,
             record_unknown_connect_failures: false,
+            status_index_shards: None,
         }
+    }
+
+    /// Whether presence writes keep the status index key, and over how many shards.
+    pub fn with_status_index_shards(mut self, shards: Option<u32>) -> Self {
+        self.status_index_shards = shards;
+        self
     }
 
     /// Whether a connect failure of a client the table does not know creates its item.
@@ -249,6 +260,15 @@ impl Store {
         let mut expr = Expression::default();
         let mut sets = self.common_sets(&mut expr);
         sets.push(expr.assign(attr::STATUS, AttributeValue::S(status.status().into())));
+        // Only presence writes move an item between index shards: connect failures
+        // never change Status, so they never rewrite the index key.
+        if let Some(shards) = self.status_index_shards {
+            let shard = status_shard(write.client_id, shards);
+            sets.push(expr.assign(
+                attr::STATUS_SHARD,
+                AttributeValue::S(status_shard_key(status.status(), shard)),
+            ));
+        }
         for (name, value) in &write.set {
             sets.push(expr.assign(name, value.clone()));
         }
@@ -653,6 +673,20 @@ impl Expression {
     }
 }
 
+/// The status index shard of a client: the first 8 bytes of SHA-256(ClientID) as a
+/// big-endian integer, modulo `shards`. Stable across releases and languages, so any
+/// reader can compute it; uniform, so a storm spreads evenly.
+pub fn status_shard(client_id: &str, shards: u32) -> u32 {
+    let digest = Sha256::digest(client_id.as_bytes());
+    let prefix: [u8; 8] = digest[..8].try_into().expect("SHA-256 has 32 bytes");
+    (u64::from_be_bytes(prefix) % u64::from(shards.max(1))) as u32
+}
+
+/// The status index key of a status in a shard: `Connected#7`.
+pub fn status_shard_key(status: &str, shard: u32) -> String {
+    format!("{status}#{shard}")
+}
+
 fn now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -757,6 +791,24 @@ mod tests {
             item.insert(attr::CONNECT_FAILED_TIME.into(), number(at));
         }
         item
+    }
+
+    #[test]
+    fn status_shards_are_stable_and_spread_evenly() {
+        // Python: int.from_bytes(hashlib.sha256(b"device-1").digest()[:8], "big") % 32
+        assert_eq!(status_shard("device-1", 32), 12);
+        assert_eq!(status_shard("site-3/gw-1", 32), 31);
+        assert_eq!(status_shard("anything", 1), 0);
+        let shards = 16;
+        let mut counts = vec![0u32; shards as usize];
+        for i in 0..16_000 {
+            counts[status_shard(&format!("client-{i}"), shards) as usize] += 1;
+        }
+        // 1,000 expected per shard; a fair hash stays well within ±15%.
+        assert!(
+            counts.iter().all(|&n| (850..=1150).contains(&n)),
+            "{counts:?}"
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ async fn configured_processor(purpose: &str, configure: impl FnOnce(&mut Config)
         ignored_client_id_prefixes: vec![],
         item_ttl: None,
         record_unknown_connect_failures: false,
+        status_index_shards: None,
     };
     configure(&mut config);
     Processor::new(client, config)
@@ -524,6 +525,7 @@ async fn store_failures_are_returned_for_retry() {
             ignored_client_id_prefixes: vec![],
             item_ttl: None,
             record_unknown_connect_failures: false,
+            status_index_shards: None,
         },
     );
     let err = processor.process(&connected("x", 0, T)).await.unwrap_err();

@@ -35,14 +35,7 @@ struct Counts {
 async fn main() -> ExitCode {
     let args = Args::parse();
     // Logs to stderr as JSON; stdout carries only the final counts.
-    lambda_runtime::tracing::subscriber::fmt()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            lambda_runtime::tracing::subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    iot_connectivity::logging::init_for_cli();
     match run(args).await {
         Ok(counts) => {
             println!(

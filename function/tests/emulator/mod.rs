@@ -14,7 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -100,29 +101,62 @@ pub fn client() -> Client {
 
 /// Creates a table with the module's key schema, named uniquely for this run.
 pub async fn create_table(client: &Client, purpose: &str) -> String {
+    create_table_with(client, purpose, false).await
+}
+
+/// Creates a table with the module's key schema and its status index (`ByStatusShard`
+/// on StatusShard and LastUpdateTime, all attributes projected).
+pub async fn create_table_with_status_index(client: &Client, purpose: &str) -> String {
+    create_table_with(client, purpose, true).await
+}
+
+fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(kind)
+        .build()
+        .expect("valid attribute definition")
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("valid key schema")
+}
+
+async fn create_table_with(client: &Client, purpose: &str, status_index: bool) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_nanos();
     let name = format!("test-{purpose}-{nanos}");
-    client
+    let mut request = client
         .create_table()
         .table_name(&name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("ClientID")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("valid attribute definition"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("ClientID")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("valid key schema"),
-        )
+        .attribute_definitions(attribute("ClientID", ScalarAttributeType::S))
+        .key_schema(key("ClientID", KeyType::Hash));
+    if status_index {
+        request = request
+            .attribute_definitions(attribute("StatusShard", ScalarAttributeType::S))
+            .attribute_definitions(attribute("LastUpdateTime", ScalarAttributeType::N))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("ByStatusShard")
+                    .key_schema(key("StatusShard", KeyType::Hash))
+                    .key_schema(key("LastUpdateTime", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .expect("valid index"),
+            );
+    }
+    request
         .send()
         .await
         .unwrap_or_else(|err| panic!("create table {name}: {err:?}"));

@@ -1,0 +1,277 @@
+//! The fleet operator's CLI: one device's item, the devices in a status, the counts, and
+//! the dead-letter queue re-driven through the handler's code path.
+//!
+//! Exit codes: 0 done; 1 done, but something failed (a re-drive left messages, a device
+//! is unknown); 2 usage, configuration or AWS errors that stopped the command.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::Message;
+use clap::{Parser, Subcommand, ValueEnum};
+use futures::StreamExt;
+use iot_connectivity::dead_letter::event_of;
+use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
+use iot_connectivity::ordering::Presence;
+use iot_connectivity::processor::{sdk_timeouts, Config, Outcome, Processor};
+use iot_connectivity::store::Store;
+use tokio::io::AsyncWriteExt;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Which devices of the fleet are online, and the dead-letter queue re-driven"
+)]
+struct Args {
+    /// DynamoDB table [default: $TABLE_NAME]
+    #[arg(long, global = true)]
+    table: Option<String>,
+    /// Status index shards: the module's output dynamodb_status_index_shards
+    #[arg(long, global = true, env = "STATUS_INDEX_SHARDS", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    shards: u32,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One client's item, as JSON
+    Get { client_id: String },
+    /// Every item, or those of one status, as JSON Lines across all index shards
+    List {
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+    },
+    /// How many clients are Connected and Disconnected: {"Connected": n, "Disconnected": m}
+    Count,
+    /// Applies what the dead-letter queue holds through the handler's code path and
+    /// deletes each message once applied; messages that are not events stay
+    Redrive {
+        #[arg(long)]
+        queue_url: String,
+        /// Seconds a message stays hidden after a failed attempt
+        #[arg(long, default_value_t = 60)]
+        visibility_timeout: i32,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Status {
+    #[value(name = "Connected")]
+    Connected,
+    #[value(name = "Disconnected")]
+    Disconnected,
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    iot_connectivity::logging::init_for_cli();
+    match run(args).await {
+        Ok(complete) if complete => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("connectivity: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether the command did all it was asked to.
+async fn run(args: Args) -> Result<bool, Failure> {
+    let config = Config::from_env(args.table)?;
+    let aws = aws_config::from_env()
+        .timeout_config(sdk_timeouts())
+        .load()
+        .await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let fleet = || {
+        Fleet::new(
+            dynamodb.clone(),
+            config.table_name.clone(),
+            STATUS_INDEX.to_owned(),
+            args.shards,
+        )
+    };
+    match args.command {
+        Command::Get { client_id } => {
+            let store = Store::new(dynamodb.clone(), config.table_name.clone(), None);
+            match store.get(&client_id).await? {
+                Some(item) => {
+                    println!("{}", item_to_json(&item));
+                    Ok(true)
+                }
+                None => {
+                    eprintln!(
+                        "connectivity: {} has no item for {client_id:?}",
+                        config.table_name
+                    );
+                    Ok(false)
+                }
+            }
+        }
+        Command::List { status } => {
+            let statuses = match status {
+                Some(Status::Connected) => vec![Presence::Connected],
+                Some(Status::Disconnected) => vec![Presence::Disconnected],
+                None => vec![Presence::Connected, Presence::Disconnected],
+            };
+            let fleet = fleet();
+            let mut items = fleet.list(&statuses);
+            let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
+            let mut progress = Progress::new("listed");
+            while let Some(item) = items.next().await {
+                let mut line = item_to_json(&item?).to_string();
+                line.push('\n');
+                out.write_all(line.as_bytes()).await?;
+                progress.tick();
+            }
+            out.flush().await?;
+            progress.done();
+            Ok(true)
+        }
+        Command::Count => {
+            println!("{}", serde_json::to_string(&fleet().count().await?)?);
+            Ok(true)
+        }
+        Command::Redrive {
+            queue_url,
+            visibility_timeout,
+        } => {
+            let processor = Processor::new(dynamodb.clone(), config);
+            let sqs = aws_sdk_sqs::Client::new(&aws);
+            let counts = redrive(&sqs, &processor, &queue_url, visibility_timeout).await?;
+            println!("{}", serde_json::to_string(&counts)?);
+            Ok(counts.failed == 0 && counts.kept == 0)
+        }
+    }
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct RedriveCounts {
+    /// Applied, stale or skipped by the handler's code path, and deleted.
+    redriven: u64,
+    /// Failed again; back in the queue after the visibility timeout.
+    failed: u64,
+    /// Not lifecycle events (e.g. the notifier's stream batch descriptions); left in place.
+    kept: u64,
+}
+
+/// Receives until the queue shows nothing new, applying each event and deleting it only
+/// once applied. What fails or is kept stays hidden for the visibility timeout; should it
+/// come back within the run, it is not tried again.
+async fn redrive(
+    sqs: &aws_sdk_sqs::Client,
+    processor: &Processor,
+    queue_url: &str,
+    visibility_timeout: i32,
+) -> Result<RedriveCounts, Failure> {
+    let mut counts = RedriveCounts::default();
+    let mut progress = Progress::new("re-driven");
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let batch = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(visibility_timeout)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .map_err(|err| {
+                format!(
+                    "ReceiveMessage on {queue_url}: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(err)
+                )
+            })?;
+        let messages: Vec<Message> = batch
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|message| seen.insert(message.message_id().unwrap_or_default().to_owned()))
+            .collect();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            match redrive_one(processor, &message).await {
+                Some(true) => {
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(message.receipt_handle.unwrap_or_default())
+                        .send()
+                        .await
+                        .map_err(|err| {
+                            format!(
+                                "DeleteMessage on {queue_url}: {}",
+                                aws_sdk_sqs::error::DisplayErrorContext(err)
+                            )
+                        })?;
+                    counts.redriven += 1;
+                }
+                Some(false) => counts.failed += 1,
+                None => counts.kept += 1,
+            }
+            progress.tick();
+        }
+    }
+    progress.done();
+    Ok(counts)
+}
+
+/// Whether the message's event was applied; None when it holds no event.
+async fn redrive_one(processor: &Processor, message: &Message) -> Option<bool> {
+    let id = message.message_id().unwrap_or("?");
+    match event_of(message.body().unwrap_or_default()) {
+        Ok(event) => Some(matches!(
+            processor.process(&event).await,
+            Ok(Outcome::Applied | Outcome::Stale | Outcome::Skipped)
+        )),
+        Err(reason) => {
+            eprintln!("connectivity: message {id} kept in the queue: {reason}");
+            None
+        }
+    }
+}
+
+/// A count on stderr every few seconds, for long runs.
+struct Progress {
+    what: &'static str,
+    count: u64,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Self {
+        let now = Instant::now();
+        Self {
+            what,
+            count: 0,
+            started: now,
+            last: now,
+        }
+    }
+
+    fn tick(&mut self) {
+        self.count += 1;
+        if self.last.elapsed() >= Duration::from_secs(5) {
+            self.last = Instant::now();
+            eprintln!("connectivity: {} {} so far", self.count, self.what);
+        }
+    }
+
+    fn done(&self) {
+        if self.started.elapsed() >= Duration::from_secs(5) {
+            eprintln!(
+                "connectivity: {} {} in {:.1} s",
+                self.count,
+                self.what,
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The `connectivity` binary against a real AWS API process: a table with the sharded
+//! status index filled through the handler's code path, then get, list, count and
+//! redrive as an operator runs them.
+
+mod emulator;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Output};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use iot_connectivity::processor::{Config, Processor};
+use iot_connectivity::store::{status_shard, status_shard_key};
+use serde_json::{json, Value};
+
+const T: i64 = 1_700_000_000_000;
+const SHARDS: u32 = 4;
+
+fn connectivity(table: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_connectivity"))
+        .envs(emulator::child_env())
+        .env("TABLE_NAME", table)
+        .env("STATUS_INDEX_SHARDS", SHARDS.to_string())
+        .args(args)
+        .output()
+        .expect("run connectivity")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+fn event(kind: &str, client: &str, version: u64, timestamp: i64) -> Value {
+    json!({"clientId": client, "eventType": kind, "versionNumber": version, "timestamp": timestamp,
+           "sessionIdentifier": "s", "principalIdentifier": "p"})
+}
+
+async fn fleet_table(purpose: &str) -> (String, Processor) {
+    let client = emulator::client();
+    let table = emulator::create_table_with_status_index(&client, purpose).await;
+    let processor = Processor::new(
+        client,
+        Config {
+            table_name: table.clone(),
+            ignored_client_id_prefixes: vec![],
+            item_ttl: None,
+            record_unknown_connect_failures: true,
+            status_index_shards: Some(SHARDS),
+        },
+    );
+    (table, processor)
+}
+
+#[tokio::test]
+async fn presence_writes_keep_the_shard_key_and_connect_failures_leave_it() {
+    let (_, processor) = fleet_table("shardkey").await;
+    for payload in [
+        event("connected", "gw-1", 1, T),
+        event("disconnected", "gw-1", 1, T + 1000),
+    ] {
+        processor.process(&payload).await.unwrap();
+    }
+    let key = |item: &iot_connectivity::store::Item| item.get("StatusShard").cloned();
+    let item = processor.store().get("gw-1").await.unwrap().unwrap();
+    let shard = status_shard("gw-1", SHARDS);
+    assert_eq!(
+        key(&item),
+        Some(AttributeValue::S(status_shard_key("Disconnected", shard)))
+    );
+    assert_eq!(item["Status"], AttributeValue::S("Disconnected".into()));
+
+    // A connect failure never changes Status, so it must not touch the index key either,
+    // not even for a client it creates.
+    processor
+        .process(
+            &json!({"clientId": "gw-1", "eventType": "connect_failed", "timestamp": T + 2000,
+                          "connectFailureReason": "AUTHORIZATION_FAILED"}),
+        )
+        .await
+        .unwrap();
+    let after = processor.store().get("gw-1").await.unwrap().unwrap();
+    assert_eq!(key(&after), key(&item));
+    processor
+        .process(&json!({"clientId": "stranger", "eventType": "connect_failed", "timestamp": T}))
+        .await
+        .unwrap();
+    let stranger = processor.store().get("stranger").await.unwrap().unwrap();
+    assert_eq!(key(&stranger), None);
+}
+
+#[tokio::test]
+async fn get_list_and_count_read_every_shard() {
+    let (table, processor) = fleet_table("cli").await;
+    let mut connected = BTreeSet::new();
+    for i in 0..40 {
+        let client = format!("site-{}/gw-{i}", i % 3);
+        processor
+            .process(&event("connected", &client, 1, T + i))
+            .await
+            .unwrap();
+        if i % 4 == 0 {
+            processor
+                .process(&event("disconnected", &client, 1, T + 60_000 + i))
+                .await
+                .unwrap();
+        } else {
+            connected.insert(client);
+        }
+    }
+    let shards: BTreeSet<u32> = connected.iter().map(|c| status_shard(c, SHARDS)).collect();
+    assert_eq!(shards.len(), SHARDS as usize, "the fleet spans every shard");
+
+    let item: Value =
+        serde_json::from_str(&stdout(&connectivity(&table, &["get", "site-1/gw-1"]))).unwrap();
+    assert_eq!(item["Status"], "Connected");
+    assert_eq!(item["ConnectTime"], T + 1);
+
+    let listed: BTreeSet<String> =
+        stdout(&connectivity(&table, &["list", "--status", "Connected"]))
+            .lines()
+            .map(|line| {
+                serde_json::from_str::<Value>(line).unwrap()["ClientID"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+    assert_eq!(listed, connected);
+    assert_eq!(stdout(&connectivity(&table, &["list"])).lines().count(), 40);
+
+    let counts: BTreeMap<String, u64> =
+        serde_json::from_str(&stdout(&connectivity(&table, &["count"]))).unwrap();
+    assert_eq!(
+        counts,
+        BTreeMap::from([("Connected".into(), 30), ("Disconnected".into(), 10)])
+    );
+
+    let missing = connectivity(&table, &["get", "nobody"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no item for \"nobody\""));
+    let no_table = connectivity("no-such-table", &["count"]);
+    assert_eq!(no_table.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_table.stderr).contains("no-such-table"));
+}
+
+#[tokio::test]
+async fn redrive_applies_events_deletes_them_and_keeps_what_is_not_an_event() {
+    let (table, processor) = fleet_table("redrive").await;
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .endpoint_url(emulator::endpoint())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .build(),
+    );
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("{table}-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let send = |body: Value| {
+        let sqs = sqs.clone();
+        let queue = queue.clone();
+        async move {
+            sqs.send_message()
+                .queue_url(queue)
+                .message_body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    // As Lambda's on-failure destination and the rule's error action write them.
+    send(json!({"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": event("connected", "gw-a", 3, T)})).await;
+    let encoded = base64_of(&event("connected", "gw-b", 1, T).to_string());
+    send(json!({"ruleName": "r", "base64OriginalPayload": encoded})).await;
+    send(json!({"DDBStreamBatchInfo": {"shardId": "s"}})).await;
+
+    let output = connectivity(
+        &table,
+        &[
+            "redrive",
+            "--queue-url",
+            &queue,
+            "--visibility-timeout",
+            "1",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a kept message is reported by the exit code"
+    );
+    let counts: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(counts, json!({"redriven": 2, "failed": 0, "kept": 1}));
+    for client in ["gw-a", "gw-b"] {
+        let item = processor
+            .store()
+            .get(client)
+            .await
+            .unwrap()
+            .expect("re-driven");
+        assert_eq!(item["Status"], AttributeValue::S("Connected".into()));
+        assert!(item.contains_key("StatusShard"));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let left = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].body().unwrap().contains("DDBStreamBatchInfo"));
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
