@@ -131,13 +131,13 @@ resource "aws_lambda_function" "notifier" {
   s3_object_version = try(var.notifier_s3_package.object_version, null)
 
   environment {
-    variables = {
+    variables = merge({
       TABLE_NAME           = aws_dynamodb_table.connectivity.name
       EVENT_BUS_NAME       = var.event_bus_name
       EVENT_SOURCE         = var.event_source
       GRACE_PERIOD_SECONDS = tostring(var.disconnect_grace_period_seconds)
       GRACE_QUEUE_URL      = aws_sqs_queue.grace_period[0].url
-    }
+    }, local.metrics_environment)
   }
 
   logging_config {

@@ -37,7 +37,13 @@ locals {
     var.record_unknown_connect_failures ? { RECORD_UNKNOWN_CONNECT_FAILURES = "true" } : {},
     var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) },
     var.status_index_enabled ? { STATUS_INDEX_SHARDS = tostring(var.status_index_shards) } : {},
+    local.metrics_environment,
   )
+  # EMF lines: CloudWatch extracts the metrics from the log group.
+  metrics_environment = var.metrics_enabled ? {
+    METRICS_NAMESPACE  = var.metrics_namespace
+    METRICS_DEPLOYMENT = var.name
+  } : {}
 }
 
 # --- DynamoDB ---------------------------------------------------------------
@@ -161,6 +167,10 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = var.package_path == null || var.s3_package == null
       error_message = "Set at most one of package_path and s3_package."
+    }
+    precondition {
+      condition     = !var.metrics_enabled || contains(["TRACE", "DEBUG", "INFO"], var.log_level)
+      error_message = "metrics_enabled needs log_level TRACE, DEBUG or INFO: Lambda's level filter drops the metric lines (they have no level) at WARN and above."
     }
   }
 }

@@ -346,3 +346,43 @@ variable "notifier_s3_package" {
   default = null
 }
 
+
+# --- Metrics and alarms -------------------------------------------------------
+
+variable "metrics_enabled" {
+  description = "Publish the function's and the notifier's CloudWatch metrics in Embedded Metric Format (no API calls, no extra permission): Events by EventType and Outcome, DynamoDbRoundTrips, EventLag (event timestamp to write, ms), Announcements by DetailType. About 14 custom metrics (~$4 a month) plus the log bytes. Needs log_level TRACE, DEBUG or INFO, which keep the metric lines."
+  type        = bool
+  default     = false
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metrics; each instance is told apart by the Deployment dimension (its name)."
+  type        = string
+  default     = "IoTDeviceConnectivity"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1 to 255 letters, digits or . _ / # : -, and must not start with AWS/."
+  }
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms on what needs an operator: the dead-letter queue not empty, function errors and throttles, AsyncEventsDropped, DestinationDeliveryFailures, DynamoDB write throttling (table and status index), IoT rule action failures and throttling, and with events the notifier's errors and stream iterator age. alarm_actions and ok_actions are SNS topic ARNs (or any alarm action). null: no alarms."
+  type = object({
+    alarm_actions                  = list(string)
+    ok_actions                     = optional(list(string), [])
+    iterator_age_threshold_seconds = optional(number, 300)
+  })
+  default = null
+
+  validation {
+    condition     = var.alarms == null || try(var.alarms.iterator_age_threshold_seconds > 0, false)
+    error_message = "alarms.iterator_age_threshold_seconds must be positive."
+  }
+}
+
+variable "dashboard_enabled" {
+  description = "Create a CloudWatch dashboard of the pipeline: events by outcome, event lag, DynamoDB round trips and throttling, function errors, the dead-letter queue and, with events, announcements and iterator age. Free for the first three dashboards of an account, $3 a month each after."
+  type        = bool
+  default     = false
+}

@@ -355,12 +355,13 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		"fifo dead-letter queue": {map[string]any{"dead_letter_queue": map[string]string{
 			"arn": "arn:aws:sqs:us-east-1:123456789012:dlq.fifo", "url": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq.fifo",
 		}}, "dead_letter_queue must be a standard queue"},
-		"system log level":          {map[string]any{"system_log_level": "ERROR"}, "system_log_level must be DEBUG, INFO or WARN"},
-		"reserved event source":     {map[string]any{"events_enabled": true, "event_source": "aws.iot"}, "must not start with"},
-		"grace period":              {map[string]any{"disconnect_grace_period_seconds": 86401}, "disconnect_grace_period_seconds must be a whole number from 0 to 86400"},
-		"stream view with events":   {map[string]any{"events_enabled": true, "stream_view_type": "KEYS_ONLY"}, "events_enabled needs the stream's NEW_AND_OLD_IMAGES view"},
-		"prebuilt without notifier": {map[string]any{"events_enabled": true, "package_path": "Cargo.toml"}, "set notifier_package_path or notifier_s3_package too"},
-		"status index shards":       {map[string]any{"status_index_shards": 0}, "status_index_shards must be a whole number from 1 to 1024"},
+		"system log level":            {map[string]any{"system_log_level": "ERROR"}, "system_log_level must be DEBUG, INFO or WARN"},
+		"reserved event source":       {map[string]any{"events_enabled": true, "event_source": "aws.iot"}, "must not start with"},
+		"grace period":                {map[string]any{"disconnect_grace_period_seconds": 86401}, "disconnect_grace_period_seconds must be a whole number from 0 to 86400"},
+		"stream view with events":     {map[string]any{"events_enabled": true, "stream_view_type": "KEYS_ONLY"}, "events_enabled needs the stream's NEW_AND_OLD_IMAGES view"},
+		"prebuilt without notifier":   {map[string]any{"events_enabled": true, "package_path": "Cargo.toml"}, "set notifier_package_path or notifier_s3_package too"},
+		"status index shards":         {map[string]any{"status_index_shards": 0}, "status_index_shards must be a whole number from 1 to 1024"},
+		"metrics hidden by log level": {map[string]any{"metrics_enabled": true, "log_level": "WARN"}, "metrics_enabled needs log_level TRACE, DEBUG or INFO"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -419,4 +420,55 @@ func zipWithBootstrap(t *testing.T) string {
 	require.NoError(t, err)
 	require.NoError(t, archive.Close())
 	return path
+}
+
+// TestPlanObservability: metrics, alarms and the dashboard cost nothing until asked for,
+// and then cover the whole pipeline.
+func TestPlanObservability(t *testing.T) {
+	t.Parallel()
+	off := planModule(t, map[string]any{"events_enabled": true})
+	for address := range off.ResourceChangesMap {
+		assert.NotContains(t, address, "aws_cloudwatch_metric_alarm", "no alarm by default")
+		assert.NotContains(t, address, "aws_cloudwatch_dashboard", "no dashboard by default")
+	}
+	env := planned(t, off, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	assert.NotContains(t, env, "METRICS_NAMESPACE")
+
+	topic := "arn:aws:sns:us-east-1:123456789012:oncall"
+	name := uniqueName()
+	on := planModule(t, map[string]any{
+		"name": name, "events_enabled": true, "status_index_enabled": true, "metrics_enabled": true,
+		"dashboard_enabled": true, "alarms": map[string]any{"alarm_actions": []string{topic}},
+	})
+	// The notifier's environment is known only at apply (its queue URL); the e2e tier
+	// reads its Announcements metric.
+	env = planned(t, on, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	assert.Equal(t, "IoTDeviceConnectivity", env["METRICS_NAMESPACE"])
+	assert.Equal(t, name, env["METRICS_DEPLOYMENT"])
+	alarms := map[string]string{}
+	for address, resource := range on.ResourcePlannedValuesMap {
+		if strings.HasPrefix(address, "aws_cloudwatch_metric_alarm.this") {
+			alarms[resource.AttributeValues["metric_name"].(string)+" "+resource.AttributeValues["namespace"].(string)] = address
+			assert.Equal(t, []any{topic}, resource.AttributeValues["alarm_actions"], address)
+			assert.Equal(t, "notBreaching", resource.AttributeValues["treat_missing_data"], address)
+		}
+	}
+	for _, metric := range []string{
+		"ApproximateNumberOfMessagesVisible AWS/SQS", "Errors AWS/Lambda", "Throttles AWS/Lambda",
+		"AsyncEventsDropped AWS/Lambda", "DestinationDeliveryFailures AWS/Lambda", "WriteThrottleEvents AWS/DynamoDB",
+		"Failure AWS/IoT", "RuleMessageThrottled AWS/IoT", "IteratorAge AWS/Lambda",
+	} {
+		assert.Contains(t, alarms, metric)
+	}
+	assert.Len(t, alarms, 9, "distinct metrics watched")
+	index := planned(t, on, "aws_cloudwatch_metric_alarm.this[\"status-index-write-throttles\"]")
+	assert.Equal(t, "ByStatusShard", index["dimensions"].(map[string]any)["GlobalSecondaryIndexName"])
+	iteratorAge := planned(t, on, "aws_cloudwatch_metric_alarm.this[\"notifier-iterator-age\"]")
+	assert.Equal(t, 300000.0, iteratorAge["threshold"])
+
+	var dashboard struct {
+		Widgets []struct{ Properties map[string]any }
+	}
+	require.NoError(t, json.Unmarshal([]byte(planned(t, on, "aws_cloudwatch_dashboard.this[0]")["dashboard_body"].(string)), &dashboard))
+	assert.Len(t, dashboard.Widgets, 6)
 }

@@ -18,6 +18,7 @@ import unittest
 import urllib.request
 import uuid
 import zipfile
+from datetime import datetime, timezone
 
 import boto3
 from botocore.exceptions import ClientError
@@ -163,6 +164,43 @@ class PipelineTest(unittest.TestCase):
         events = self.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
         messages = [json.loads(e["message"]).get("message") for e in events if '"message"' in e["message"]]
         self.assertEqual(messages, ["kept"])
+
+    def test_embedded_metric_format_lines_become_metrics(self) -> None:
+        name, _ = self.function(
+            [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}],
+            LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "INFO"},
+        )
+        namespace = f"Test/{name}"
+        now_ms = int(time.time() * 1000)
+
+        def document(outcome: str, value: float, namespace: str = namespace) -> str:
+            return json.dumps({
+                "_aws": {"Timestamp": now_ms, "CloudWatchMetrics": [
+                    {"Namespace": namespace, "Dimensions": [["Outcome"]], "Metrics": [{"Name": "Events", "Unit": "Count"}]}
+                ]},
+                "Outcome": outcome, "Events": value,
+            })
+
+        self.invoke(name, {"log": document("applied", 1)})
+        self.invoke(name, {"log": document("applied", 2)})
+        self.invoke(name, {"log": document("stale", 1)})
+        # Broken documents publish nothing: no value for the metric, a reserved namespace.
+        self.invoke(name, {"log": json.dumps({"_aws": {"Timestamp": now_ms, "CloudWatchMetrics": [
+            {"Namespace": namespace, "Dimensions": [["Outcome"]], "Metrics": [{"Name": "Events"}]}]}, "Outcome": "broken"})})
+        self.invoke(name, {"log": document("reserved", 1, namespace="AWS/Lambda")})
+
+        cloudwatch = self.client("cloudwatch")
+        start, end = datetime.fromtimestamp(now_ms / 1000 - 600, timezone.utc), datetime.fromtimestamp(now_ms / 1000 + 600, timezone.utc)
+
+        def total(outcome: str, namespace: str = namespace) -> float:
+            points = cloudwatch.get_metric_statistics(
+                Namespace=namespace, MetricName="Events", Dimensions=[{"Name": "Outcome", "Value": outcome}],
+                StartTime=start, EndTime=end, Period=3600, Statistics=["Sum"],
+            )["Datapoints"]
+            return sum(point["Sum"] for point in points)
+
+        self.assertEqual((total("applied"), total("stale"), total("broken")), (3.0, 1.0, 0.0))
+        self.assertEqual(total("reserved", "AWS/Lambda"), 0.0)
 
     def test_event_invoke_retries_then_sends_to_the_failure_destination(self) -> None:
         url, arn = self.queue()

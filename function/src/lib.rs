@@ -10,13 +10,15 @@
 //! - [`dead_letter`]: which dead-letter messages hold events to re-drive;
 //! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool;
 //! - [`notifier`]: the glue of the `notifier` Lambda (stream and grace queue to EventBridge);
-//! - [`logging`]: JSON log lines Lambda can filter by level.
+//! - [`logging`]: JSON log lines Lambda can filter by level;
+//! - [`metrics`]: CloudWatch metrics as Embedded Metric Format log lines.
 
 pub mod announce;
 pub mod dead_letter;
 pub mod event;
 pub mod fleet;
 pub mod logging;
+pub mod metrics;
 pub mod notifier;
 pub mod ordering;
 pub mod processor;

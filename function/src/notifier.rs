@@ -27,6 +27,8 @@ pub struct NotifierConfig {
     pub event_source: String,
     pub grace_period: Duration,
     pub grace_queue_url: String,
+    /// Where announcement metrics go (EMF on stdout); None: no metrics.
+    pub metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,7 @@ impl NotifierConfig {
                     .map_err(|_| NotifierConfigError::InvalidGracePeriod(grace.clone()))?,
             ),
             grace_queue_url: var("GRACE_QUEUE_URL")?,
+            metrics: crate::metrics::MetricsConfig::from_env(),
         })
     }
 }
@@ -295,6 +298,15 @@ impl Notifier {
             detailType = detail_type,
             "announced"
         );
+        if let Some(metrics) = &self.config.metrics {
+            crate::metrics::emit(
+                metrics,
+                &[crate::metrics::Directive {
+                    dimensions: &[("DetailType", detail_type)],
+                    metrics: &[crate::metrics::Metric::count("Announcements", 1.0)],
+                }],
+            );
+        }
         Ok(())
     }
 }

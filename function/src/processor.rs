@@ -6,6 +6,7 @@ use serde_json::Value;
 use tracing::{error, info, warn};
 
 use crate::event::LifecycleEvent;
+use crate::metrics::{self, Directive, Metric, MetricsConfig};
 use crate::store::{Recorded, Store, StoreError, Written};
 
 /// Settings read from the environment the module gives the function.
@@ -21,6 +22,8 @@ pub struct Config {
     pub record_unknown_connect_failures: bool,
     /// The status index's shard count; presence writes keep `StatusShard` when set.
     pub status_index_shards: Option<u32>,
+    /// Where each event's metrics go (EMF on stdout); None: no metrics.
+    pub metrics: Option<MetricsConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,7 @@ impl Config {
             item_ttl,
             record_unknown_connect_failures,
             status_index_shards,
+            metrics: MetricsConfig::from_env(),
         })
     }
 }
@@ -123,6 +127,7 @@ impl Outcome {
 pub struct Processor {
     store: Store,
     ignored_client_id_prefixes: Vec<String>,
+    metrics: Option<MetricsConfig>,
 }
 
 impl Processor {
@@ -132,6 +137,7 @@ impl Processor {
                 .recording_unknown_connect_failures(config.record_unknown_connect_failures)
                 .with_status_index_shards(config.status_index_shards),
             ignored_client_id_prefixes: config.ignored_client_id_prefixes,
+            metrics: config.metrics,
         }
     }
 
@@ -148,6 +154,7 @@ impl Processor {
             Ok(event) => event,
             Err(reason) => {
                 warn!(outcome = "skipped", %reason, %payload, "malformed lifecycle event");
+                self.measure("malformed", "skipped", 0, None);
                 return Ok(Outcome::Skipped);
             }
         };
@@ -174,7 +181,45 @@ impl Processor {
                 "lifecycle event not stored"
             ),
         }
+        match &result {
+            Ok((outcome, round_trips)) => {
+                let lag = (*outcome == Outcome::Applied).then(|| {
+                    (metrics::now_ms() as i64)
+                        .saturating_sub(event.timestamp())
+                        .max(0) as f64
+                });
+                self.measure(event.event_type(), outcome.as_str(), *round_trips, lag);
+            }
+            Err(_) => self.measure(event.event_type(), "failed", 0, None),
+        }
         result.map(|(outcome, _)| outcome)
+    }
+
+    /// One EMF line per event: `Events` by type and outcome; `DynamoDbRoundTrips` and,
+    /// for applied events, `EventLag` (event timestamp to write) by deployment only.
+    fn measure(&self, event_type: &str, outcome: &str, round_trips: u32, lag_ms: Option<f64>) {
+        let Some(config) = &self.metrics else { return };
+        let mut totals = vec![Metric::count("DynamoDbRoundTrips", f64::from(round_trips))];
+        if let Some(lag) = lag_ms {
+            totals.push(Metric {
+                name: "EventLag",
+                unit: "Milliseconds",
+                value: lag,
+            });
+        }
+        metrics::emit(
+            config,
+            &[
+                Directive {
+                    dimensions: &[("EventType", event_type), ("Outcome", outcome)],
+                    metrics: &[Metric::count("Events", 1.0)],
+                },
+                Directive {
+                    dimensions: &[],
+                    metrics: &totals,
+                },
+            ],
+        );
     }
 
     /// The outcome and the DynamoDB requests it took.

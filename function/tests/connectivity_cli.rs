@@ -51,6 +51,7 @@ async fn fleet_table(purpose: &str) -> (String, Processor) {
             item_ttl: None,
             record_unknown_connect_failures: true,
             status_index_shards: Some(SHARDS),
+            metrics: None,
         },
     );
     (table, processor)

@@ -38,6 +38,7 @@ async fn configured_processor(purpose: &str, configure: impl FnOnce(&mut Config)
         item_ttl: None,
         record_unknown_connect_failures: false,
         status_index_shards: None,
+        metrics: None,
     };
     configure(&mut config);
     Processor::new(client, config)
@@ -526,6 +527,7 @@ async fn store_failures_are_returned_for_retry() {
             item_ttl: None,
             record_unknown_connect_failures: false,
             status_index_shards: None,
+            metrics: None,
         },
     );
     let err = processor.process(&connected("x", 0, T)).await.unwrap_err();

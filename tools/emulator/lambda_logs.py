@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from moto.logs.models import logs_backends
 from moto.utilities.utils import get_partition
 
-from . import iam
+from . import emf, iam
 
 log = logging.getLogger("emulator.lambda")
 
@@ -91,7 +91,8 @@ class FunctionLog:
             record = None
         if not isinstance(record, dict):
             record = {"timestamp": _now(), "level": "INFO", "message": line, "requestId": request_id}
-        self._put(json.dumps(record))
+        if self._put(json.dumps(record)):
+            emf.extract(record, self.account, self.region)
 
     def platform(self, kind: str, level: str, record: dict) -> None:
         if self.json:
@@ -101,9 +102,10 @@ class FunctionLog:
         else:
             self._put(f"{kind.upper()} {json.dumps(record)}")
 
-    def _put(self, message: str) -> None:
+    def _put(self, message: str) -> bool:
+        """Whether the line reached the log group."""
         if not self.allowed:
-            return
+            return False
         backend = logs_backends[self.account][self.region]
         try:
             if not self._created:
@@ -116,5 +118,7 @@ class FunctionLog:
                 self.stream,
                 [{"timestamp": int(datetime.now(timezone.utc).timestamp() * 1000), "message": message}],
             )
+            return True
         except Exception as err:  # a log failure must never fail the invocation
             log.warning("%s: cannot write log line: %s", self.function_name, err)
+            return False

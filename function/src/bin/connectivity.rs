@@ -82,7 +82,9 @@ async fn main() -> ExitCode {
 
 /// Whether the command did all it was asked to.
 async fn run(args: Args) -> Result<bool, Failure> {
-    let config = Config::from_env(args.table)?;
+    let mut config = Config::from_env(args.table)?;
+    // Stdout is this tool's output; metrics are the function's to publish.
+    config.metrics = None;
     let aws = aws_config::from_env()
         .timeout_config(sdk_timeouts())
         .load()

@@ -56,7 +56,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<Counts, Box<dyn std::error::Error>> {
-    let config = Config::from_env(args.table)?;
+    let mut config = Config::from_env(args.table)?;
+    // Stdout is this tool's output; metrics are the function's to publish.
+    config.metrics = None;
     let aws = aws_config::from_env()
         .timeout_config(sdk_timeouts())
         .load()

@@ -1,0 +1,180 @@
+# Alarms and a dashboard on the pipeline (off by default; they cost per alarm and per
+# dashboard). The metrics of the module's own code come from EMF log lines
+# (metrics_enabled); the rest are the services' own.
+
+locals {
+  alarms_enabled = var.alarms != null
+  # From the name, not the ARN, so the dashboard and alarms are known at plan.
+  dead_letter_queue_name = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].name : element(split(":", var.dead_letter_queue.arn), 5)
+
+  # name => what to watch; every alarm fires on one bad datapoint in 5 minutes, and
+  # missing data (no traffic) is not bad.
+  # Lambda's own metrics of the function: name => [metric, why it matters].
+  function_alarms = {
+    function-errors               = ["Errors", "The function failed invocations; Lambda retries them, then sends them to the dead-letter queue."]
+    function-throttles            = ["Throttles", "Invocations of the function were throttled (reserved concurrency or the account's limit)."]
+    async-events-dropped          = ["AsyncEventsDropped", "Lambda dropped asynchronous events without delivering them to the failure destination: they are lost."]
+    destination-delivery-failures = ["DestinationDeliveryFailures", "Lambda could not send failed events to the dead-letter queue (permissions, KMS key, queue deleted)."]
+  }
+
+  alarm_definitions = merge(
+    { for name, alarm in local.function_alarms : name => {
+      description = alarm[1]
+      namespace   = "AWS/Lambda"
+      metric      = alarm[0]
+      statistic   = "Sum"
+      dimensions  = { FunctionName = aws_lambda_function.this.function_name }
+      threshold   = 0
+    } },
+    {
+      dead-letter-queue-not-empty = {
+        description = "Events wait in the dead-letter queue: re-drive them (connectivity redrive) once the cause is fixed."
+        namespace   = "AWS/SQS"
+        metric      = "ApproximateNumberOfMessagesVisible"
+        statistic   = "Maximum"
+        dimensions  = { QueueName = local.dead_letter_queue_name }
+        threshold   = 0
+      }
+      table-write-throttles = {
+        description = "DynamoDB throttled writes to the table (or, through back pressure, its index)."
+        namespace   = "AWS/DynamoDB"
+        metric      = "WriteThrottleEvents"
+        statistic   = "Sum"
+        dimensions  = { TableName = aws_dynamodb_table.connectivity.name }
+        threshold   = 0
+      }
+      rule-action-failures = {
+        description = "The IoT rule could not invoke the function; the events went to its error action (the dead-letter queue)."
+        namespace   = "AWS/IoT"
+        metric      = "Failure"
+        statistic   = "Sum"
+        dimensions  = { RuleName = aws_iot_topic_rule.lifecycle.name, ActionType = "Lambda" }
+        threshold   = 0
+      }
+      rule-throttled = {
+        description = "The IoT rules engine throttled lifecycle events for this rule."
+        namespace   = "AWS/IoT"
+        metric      = "RuleMessageThrottled"
+        statistic   = "Sum"
+        dimensions  = { RuleName = aws_iot_topic_rule.lifecycle.name }
+        threshold   = 0
+      }
+    },
+    var.status_index_enabled ? {
+      status-index-write-throttles = {
+        description = "DynamoDB throttled writes to the status index; raise status_index_shards if this follows reconnect storms."
+        namespace   = "AWS/DynamoDB"
+        metric      = "WriteThrottleEvents"
+        statistic   = "Sum"
+        dimensions  = { TableName = aws_dynamodb_table.connectivity.name, GlobalSecondaryIndexName = local.status_index }
+        threshold   = 0
+      }
+    } : {},
+    var.events_enabled ? {
+      notifier-errors = {
+        description = "The notifier failed batches; stream batches are retried, then described in the dead-letter queue."
+        namespace   = "AWS/Lambda"
+        metric      = "Errors"
+        statistic   = "Sum"
+        dimensions  = { FunctionName = one(aws_lambda_function.notifier[*].function_name) }
+        threshold   = 0
+      }
+      notifier-iterator-age = {
+        description = "Announcements lag behind the table's stream."
+        namespace   = "AWS/Lambda"
+        metric      = "IteratorAge"
+        statistic   = "Maximum"
+        dimensions  = { FunctionName = one(aws_lambda_function.notifier[*].function_name) }
+        threshold   = try(var.alarms.iterator_age_threshold_seconds, 300) * 1000
+      }
+    } : {},
+  )
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms_enabled ? local.alarm_definitions : {}
+
+  alarm_name          = "${var.name}-device-connectivity-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  statistic           = each.value.statistic
+  dimensions          = each.value.dimensions
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarms.alarm_actions
+  ok_actions          = var.alarms.ok_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  count = var.dashboard_enabled ? 1 : 0
+
+  dashboard_name = "${var.name}-device-connectivity"
+  dashboard_body = jsonencode({
+    widgets = [for index, widget in concat(
+      [for widget in [
+        {
+          title   = "Lifecycle events by type and outcome"
+          metrics = [[{ expression = "SEARCH('{${var.metrics_namespace},Deployment,EventType,Outcome} Deployment=\"${var.name}\" MetricName=\"Events\"', 'Sum', 60)", id = "events" }]]
+          stat    = "Sum"
+        },
+        {
+          title = "Event timestamp to write (ms) and DynamoDB round trips per event"
+          metrics = [
+            [var.metrics_namespace, "EventLag", "Deployment", var.name, { stat = "p99", label = "lag p99" }],
+            [var.metrics_namespace, "EventLag", "Deployment", var.name, { stat = "p50", label = "lag p50" }],
+            [var.metrics_namespace, "DynamoDbRoundTrips", "Deployment", var.name, { stat = "Average", yAxis = "right" }],
+          ]
+          stat = "Average"
+        },
+      ] : widget if var.metrics_enabled],
+      [
+        {
+          title = "Function"
+          metrics = [for metric in ["Invocations", "Errors", "Throttles", "AsyncEventsDropped", "DestinationDeliveryFailures"] :
+          ["AWS/Lambda", metric, "FunctionName", aws_lambda_function.this.function_name]]
+          stat = "Sum"
+        },
+        {
+          title   = "Dead-letter queue"
+          metrics = [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", local.dead_letter_queue_name]]
+          stat    = "Maximum"
+        },
+        {
+          title = "DynamoDB writes and throttling"
+          metrics = [
+            ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", aws_dynamodb_table.connectivity.name],
+            ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", aws_dynamodb_table.connectivity.name],
+          ]
+          stat = "Sum"
+        },
+      ],
+      [for widget in [
+        {
+          title = "Announcements and the notifier's stream lag"
+          metrics = concat(
+            var.metrics_enabled ? [for type in ["Device Connected", "Device Disconnected"] :
+            [var.metrics_namespace, "Announcements", "Deployment", var.name, "DetailType", type]] : [],
+            [["AWS/Lambda", "IteratorAge", "FunctionName", one(aws_lambda_function.notifier[*].function_name), { stat = "Maximum", yAxis = "right" }]],
+          )
+          stat = "Sum"
+        },
+      ] : widget if var.events_enabled],
+      ) : {
+      type   = "metric"
+      x      = (index % 2) * 12
+      y      = floor(index / 2) * 6
+      width  = 12
+      height = 6
+      properties = merge(widget, {
+        region = data.aws_region.current.id
+        view   = "timeSeries"
+        period = 60
+      })
+    }]
+  })
+}
