@@ -118,3 +118,18 @@ output "operator_environment" {
   description = "The function's settings as environment variables (TABLE_NAME, STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS, ...), for the connectivity and replay CLIs, so what they write matches what the function writes."
   value       = local.environment
 }
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms (empty unless alarms is set)."
+  value       = [for alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_name]
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard (null unless dashboard_enabled)."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the EMF metrics (null unless metrics_enabled); the Deployment dimension is the module's name."
+  value       = var.metrics_enabled ? var.metrics_namespace : null
+}

@@ -42,6 +42,6 @@ resource "terraform_data" "build" {
 
   provisioner "local-exec" {
     working_dir = path.module
-    command     = "cargo lambda build --release ${join(" ", [for bin in local.built_binaries : "--bin ${bin}"])} ${local.cargo_lambda_arch} --output-format zip --lambda-dir '${abspath(local.build_directory)}'"
+    command     = "cargo lambda build --release --no-default-features ${join(" ", [for bin in local.built_binaries : "--bin ${bin}"])} ${local.cargo_lambda_arch} --output-format zip --lambda-dir '${abspath(local.build_directory)}'"
   }
 }

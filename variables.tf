@@ -331,7 +331,7 @@ variable "event_source" {
 }
 
 variable "notifier_package_path" {
-  description = "With package_path and events_enabled: path to the prebuilt notifier zip (`cargo lambda build --release --bin notifier --output-format zip`)."
+  description = "With package_path and events_enabled: path to the prebuilt notifier zip (`cargo lambda build --release --no-default-features --bin notifier --output-format zip`)."
   type        = string
   default     = null
 }

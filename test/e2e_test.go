@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cloudwatchtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -104,6 +106,74 @@ func TestCompleteExample(t *testing.T) {
 	t.Run("connectivity events: a flap announces nothing, an outage and the return do", func(t *testing.T) {
 		assertAnnouncements(t, cfg, where, out)
 	})
+
+	t.Run("metrics, alarms and the dashboard", func(t *testing.T) {
+		alarms := terraform.OutputListContext(t, t.Context(), options, "alarm_names")
+		assertObservability(t, cfg, name, alarms, out)
+	})
+}
+
+// assertObservability reads back what the pipeline published through EMF (after the
+// handler and announcement subtests ran), and the alarms and dashboard as deployed.
+func assertObservability(t *testing.T, cfg aws.Config, deployment string, alarmNames []string, out map[string]string) {
+	client := cloudwatch.NewFromConfig(cfg)
+	sum := func(metric string, dimensions map[string]string) (float64, error) {
+		filter := []cloudwatchtypes.Dimension{{Name: aws.String("Deployment"), Value: aws.String(deployment)}}
+		for name, value := range dimensions {
+			filter = append(filter, cloudwatchtypes.Dimension{Name: aws.String(name), Value: aws.String(value)})
+		}
+		statistics, err := client.GetMetricStatistics(t.Context(), &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String("IoTDeviceConnectivity"), MetricName: aws.String(metric), Dimensions: filter,
+			StartTime: aws.Time(time.Now().Add(-3 * time.Hour)), EndTime: aws.Time(time.Now().Add(5 * time.Minute)),
+			Period: aws.Int32(3600), Statistics: []cloudwatchtypes.Statistic{cloudwatchtypes.StatisticSum},
+		})
+		if err != nil {
+			return 0, err
+		}
+		total := 0.0
+		for _, point := range statistics.Datapoints {
+			total += aws.ToFloat64(point.Sum)
+		}
+		return total, nil
+	}
+	// At least: the handler subtest's applied connects, its malformed event, the three
+	// failed attempts of the outage, and the announcements of the events subtest.
+	want := []struct {
+		metric     string
+		dimensions map[string]string
+		atLeast    float64
+	}{
+		{"Events", map[string]string{"EventType": "connected", "Outcome": "applied"}, 3},
+		{"Events", map[string]string{"EventType": "malformed", "Outcome": "skipped"}, 1},
+		{"Events", map[string]string{"EventType": "disconnected", "Outcome": "failed"}, 3},
+		{"Events", map[string]string{"EventType": "connected", "Outcome": "stale"}, 1},
+		{"DynamoDbRoundTrips", nil, 3},
+		{"Announcements", map[string]string{"DetailType": "Device Disconnected"}, 1},
+		{"Announcements", map[string]string{"DetailType": "Device Connected"}, 3},
+	}
+	// CloudWatch extracts EMF within a minute or two on AWS; at once on the emulator.
+	retry.DoWithRetry(t, "EMF metrics published", 20, 15*time.Second, func() (string, error) {
+		for _, w := range want {
+			got, err := sum(w.metric, w.dimensions)
+			if err != nil {
+				return "", err
+			}
+			if got < w.atLeast {
+				return "", fmt.Errorf("%s %v: %v so far, want at least %v", w.metric, w.dimensions, got, w.atLeast)
+			}
+		}
+		return "published", nil
+	})
+
+	described, err := client.DescribeAlarms(t.Context(), &cloudwatch.DescribeAlarmsInput{AlarmNames: alarmNames})
+	require.NoError(t, err)
+	assert.Len(t, described.MetricAlarms, 11, "every alarm of an instance with events and the status index")
+	for _, alarm := range described.MetricAlarms {
+		assert.Equal(t, []string{out["alarms_topic_arn"]}, alarm.AlarmActions, aws.ToString(alarm.AlarmName))
+	}
+	dashboard, err := client.GetDashboard(t.Context(), &cloudwatch.GetDashboardInput{DashboardName: aws.String(out["dashboard_name"])})
+	require.NoError(t, err)
+	assert.Contains(t, aws.ToString(dashboard.DashboardBody), "IoTDeviceConnectivity")
 }
 
 func actionNames[T ~string](actions []T) []string {
@@ -178,6 +248,9 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 		"TABLE_NAME":                 out["dynamodb_table_name"],
 		"IGNORED_CLIENT_ID_PREFIXES": "iotconsole",
 		"ITEM_TTL_SECONDS":           "7776000",
+		"STATUS_INDEX_SHARDS":        "32",
+		"METRICS_NAMESPACE":          "IoTDeviceConnectivity",
+		"METRICS_DEPLOYMENT":         strings.TrimSuffix(out["dynamodb_table_name"], "-DeviceConnectivity"),
 	}, function.Environment.Variables)
 	require.NotNil(t, function.LoggingConfig)
 	assert.Equal(t, "JSON", string(function.LoggingConfig.LogFormat))
@@ -191,6 +264,8 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 		"EVENT_SOURCE":         "iot.device-connectivity",
 		"GRACE_PERIOD_SECONDS": fmt.Sprint(gracePeriodSeconds),
 		"GRACE_QUEUE_URL":      out["grace_period_queue_url"],
+		"METRICS_NAMESPACE":    "IoTDeviceConnectivity",
+		"METRICS_DEPLOYMENT":   strings.TrimSuffix(out["dynamodb_table_name"], "-DeviceConnectivity"),
 	}, notifier.Environment.Variables)
 
 	invoke, err := client.GetFunctionEventInvokeConfig(t.Context(), &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(out["lambda_function_name"])})

@@ -27,7 +27,7 @@ func TestPrebuiltPackageExample(t *testing.T) {
 	root := copyRepo(t)
 
 	artifacts := t.TempDir()
-	build := exec.CommandContext(t.Context(), "cargo", "lambda", "build", "--release", "--bin", "bootstrap",
+	build := exec.CommandContext(t.Context(), "cargo", "lambda", "build", "--release", "--no-default-features", "--bin", "bootstrap",
 		"--x86-64", "--output-format", "zip", "--lambda-dir", artifacts)
 	build.Dir = root
 	build.Env = os.Environ()

@@ -30,7 +30,18 @@ module "device_connectivity" {
   events_enabled                  = true
   disconnect_grace_period_seconds = var.disconnect_grace_period_seconds
 
+  status_index_shards = 32
+  metrics_enabled     = true
+  dashboard_enabled   = true
+  alarms              = { alarm_actions = [aws_sns_topic.alarms.arn], ok_actions = [aws_sns_topic.alarms.arn] }
+
   tags = var.tags
+}
+
+# Where the module's alarms go; subscribe the on-call rotation (email, chat, paging).
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.name}-connectivity-alarms"
+  kms_master_key_id = "alias/aws/sns"
 }
 
 # The consumer side: an EventBridge rule on the module's source, delivering every

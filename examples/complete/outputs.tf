@@ -93,3 +93,18 @@ output "operator_environment" {
   description = "Settings for the connectivity and replay CLIs."
   value       = module.device_connectivity.operator_environment
 }
+
+output "alarms_topic_arn" {
+  description = "SNS topic receiving the module's alarms."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "alarm_names" {
+  description = "The module's CloudWatch alarms."
+  value       = module.device_connectivity.alarm_names
+}
+
+output "dashboard_name" {
+  description = "The module's CloudWatch dashboard."
+  value       = module.device_connectivity.dashboard_name
+}

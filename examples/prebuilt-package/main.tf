@@ -11,7 +11,7 @@ module "device_connectivity" {
   name       = var.name
   table_name = "${var.name}-DeviceConnectivity"
 
-  # Must match the zip: `cargo lambda build --release --bin bootstrap --output-format zip`
+  # Must match the zip: `cargo lambda build --release --no-default-features --bin bootstrap --output-format zip`
   # with --x86-64 for x86_64, --arm64 for arm64.
   architecture = var.architecture
 

@@ -22,7 +22,7 @@ variable "architecture" {
 }
 
 variable "package_path" {
-  description = "A zip holding `bootstrap`, e.g. from `cargo lambda build --release --output-format zip --bin bootstrap`."
+  description = "A zip holding `bootstrap`, e.g. from `cargo lambda build --release --no-default-features --output-format zip --bin bootstrap`."
   type        = string
   default     = "bootstrap.zip"
 }

@@ -83,6 +83,26 @@ impl Config {
     }
 }
 
+/// The SDK's HTTP client: rustls with ring and the system's root certificates. The SDK's
+/// default client links aws-lc as well, which doubles the package for nothing a
+/// DynamoDB, SQS or EventBridge call needs.
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The AWS configuration every binary uses: the standard environment and profile
+/// chain, [`http_client`] and [`sdk_timeouts`].
+pub async fn load_aws_config() -> aws_config::SdkConfig {
+    aws_config::from_env()
+        .http_client(http_client())
+        .timeout_config(sdk_timeouts())
+        .load()
+        .await
+}
+
 /// SDK timeouts that fit inside the function's: a stalled connection or request fails
 /// fast and is retried by the SDK (3 attempts), and no one DynamoDB operation outlasts
 /// 3 s, so the handler reports a typed error before Lambda's timeout (10 s by default)
@@ -150,12 +170,19 @@ impl Processor {
     /// Permanent input problems are logged with the raw payload and skipped (`Ok`);
     /// a failed write is returned as `Err` so the caller keeps the event for a retry.
     pub async fn process(&self, payload: &Value) -> Result<Outcome, StoreError> {
+        self.process_counted(payload)
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// [`Self::process`], with the DynamoDB requests the event took.
+    pub async fn process_counted(&self, payload: &Value) -> Result<(Outcome, u32), StoreError> {
         let event = match LifecycleEvent::parse(payload) {
             Ok(event) => event,
             Err(reason) => {
                 warn!(outcome = "skipped", %reason, %payload, "malformed lifecycle event");
                 self.measure("malformed", "skipped", 0, None);
-                return Ok(Outcome::Skipped);
+                return Ok((Outcome::Skipped, 0));
             }
         };
         let result = self.apply(&event).await;
@@ -192,7 +219,7 @@ impl Processor {
             }
             Err(_) => self.measure(event.event_type(), "failed", 0, None),
         }
-        result.map(|(outcome, _)| outcome)
+        result
     }
 
     /// One EMF line per event: `Events` by type and outcome; `DynamoDbRoundTrips` and,

@@ -160,6 +160,7 @@ async fn redrive_applies_events_deletes_them_and_keeps_what_is_not_an_event() {
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(
                 "testing", "testing", None, None, "tests",
             ))
+            .http_client(iot_connectivity::processor::http_client())
             .build(),
     );
     let queue = sqs

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use iot_connectivity::processor::{sdk_timeouts, Config, Outcome, Processor};
+use iot_connectivity::processor::{load_aws_config, Config, Outcome, Processor};
 use iot_connectivity::store::StoreError;
 use lambda_runtime::tracing::error;
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
@@ -53,10 +53,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(None).inspect_err(|err| error!(error = %err, "cannot start"))?;
     // Built once per sandbox; credentials resolve lazily on the first request, so
     // nothing here waits on the network (cold start stays in single-digit ms).
-    let aws = aws_config::from_env()
-        .timeout_config(sdk_timeouts())
-        .load()
-        .await;
+    let aws = load_aws_config().await;
     let processor = Processor::new(aws_sdk_dynamodb::Client::new(&aws), config);
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

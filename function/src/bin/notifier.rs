@@ -3,7 +3,7 @@
 //! (`ReportBatchItemFailures`), so Lambda retries only those.
 
 use iot_connectivity::notifier::{BatchResponse, Notifier, NotifierConfig};
-use iot_connectivity::processor::sdk_timeouts;
+use iot_connectivity::processor::load_aws_config;
 use lambda_runtime::tracing::error;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -13,10 +13,7 @@ async fn main() -> Result<(), Error> {
     iot_connectivity::logging::init(std::io::stdout);
     let config =
         NotifierConfig::from_env().inspect_err(|err| error!(error = %err, "cannot start"))?;
-    let aws = aws_config::from_env()
-        .timeout_config(sdk_timeouts())
-        .load()
-        .await;
+    let aws = load_aws_config().await;
     let notifier = Notifier::new(&aws, config);
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use futures::StreamExt;
-use iot_connectivity::processor::{sdk_timeouts, Config, Outcome, Processor};
+use iot_connectivity::processor::{load_aws_config, Config, Outcome, Processor};
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
@@ -29,6 +29,10 @@ struct Counts {
     stale: u64,
     skipped: u64,
     failed: u64,
+    /// Applied or stale events that took one DynamoDB request (the in-order common case).
+    one_round_trip: u64,
+    /// DynamoDB requests of all events.
+    round_trips: u64,
 }
 
 #[tokio::main]
@@ -59,10 +63,7 @@ async fn run(args: Args) -> Result<Counts, Box<dyn std::error::Error>> {
     let mut config = Config::from_env(args.table)?;
     // Stdout is this tool's output; metrics are the function's to publish.
     config.metrics = None;
-    let aws = aws_config::from_env()
-        .timeout_config(sdk_timeouts())
-        .load()
-        .await;
+    let aws = load_aws_config().await;
     let processor = Processor::new(aws_sdk_dynamodb::Client::new(&aws), config);
     let input: Box<dyn AsyncBufRead + Unpin> = match &args.file {
         Some(path) => {
@@ -89,7 +90,7 @@ async fn run(args: Args) -> Result<Counts, Box<dyn std::error::Error>> {
                 }
                 // A line that is not JSON goes the way of any malformed payload.
                 let payload = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                Ok::<_, std::io::Error>(Some(processor.process(&payload).await))
+                Ok::<_, std::io::Error>(Some(processor.process_counted(&payload).await))
             }
         })
         .buffer_unordered(usize::from(args.concurrency)));
@@ -97,9 +98,17 @@ async fn run(args: Args) -> Result<Counts, Box<dyn std::error::Error>> {
     while let Some(outcome) = outcomes.next().await {
         match outcome? {
             None => {}
-            Some(Ok(Outcome::Applied)) => counts.applied += 1,
-            Some(Ok(Outcome::Stale)) => counts.stale += 1,
-            Some(Ok(Outcome::Skipped)) => counts.skipped += 1,
+            Some(Ok((outcome, round_trips))) => {
+                counts.round_trips += u64::from(round_trips);
+                if round_trips == 1 {
+                    counts.one_round_trip += 1;
+                }
+                match outcome {
+                    Outcome::Applied => counts.applied += 1,
+                    Outcome::Stale => counts.stale += 1,
+                    Outcome::Skipped => counts.skipped += 1,
+                }
+            }
             Some(Err(_)) => counts.failed += 1,
         }
     }

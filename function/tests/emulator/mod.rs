@@ -95,6 +95,7 @@ pub fn client() -> Client {
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .http_client(iot_connectivity::processor::http_client())
         .build();
     Client::from_conf(config)
 }
