@@ -93,14 +93,36 @@ pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         .build_https()
 }
 
-/// The AWS configuration every binary uses: the standard environment and profile
+/// The AWS configuration of the Lambda functions: the standard environment and profile
 /// chain, [`http_client`] and [`sdk_timeouts`].
 pub async fn load_aws_config() -> aws_config::SdkConfig {
+    load_aws_config_with(sdk_timeouts()).await
+}
+
+/// The AWS configuration of the command-line tools: as the functions', with
+/// [`cli_timeouts`].
+pub async fn load_cli_aws_config() -> aws_config::SdkConfig {
+    load_aws_config_with(cli_timeouts()).await
+}
+
+async fn load_aws_config_with(
+    timeouts: aws_config::timeout::TimeoutConfig,
+) -> aws_config::SdkConfig {
     aws_config::from_env()
         .http_client(http_client())
-        .timeout_config(sdk_timeouts())
+        .timeout_config(timeouts)
         .load()
         .await
+}
+
+/// The tools answer to no Lambda deadline: a slow API (a throttled table, an emulator
+/// taking 64 concurrent requests) should slow a run down, not fail its events.
+pub fn cli_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(60))
+        .build()
 }
 
 /// SDK timeouts that fit inside the function's: a stalled connection or request fails

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use iot_connectivity::dead_letter::event_of;
 use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
 use iot_connectivity::ordering::Presence;
-use iot_connectivity::processor::{load_aws_config, Config, Outcome, Processor};
+use iot_connectivity::processor::{load_cli_aws_config, Config, Outcome, Processor};
 use iot_connectivity::store::Store;
 use tokio::io::AsyncWriteExt;
 
@@ -85,7 +85,7 @@ async fn run(args: Args) -> Result<bool, Failure> {
     let mut config = Config::from_env(args.table)?;
     // Stdout is this tool's output; metrics are the function's to publish.
     config.metrics = None;
-    let aws = load_aws_config().await;
+    let aws = load_cli_aws_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let fleet = || {
         Fleet::new(

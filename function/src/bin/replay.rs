@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use futures::StreamExt;
-use iot_connectivity::processor::{load_aws_config, Config, Outcome, Processor};
+use iot_connectivity::processor::{load_cli_aws_config, Config, Outcome, Processor};
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
@@ -63,7 +63,7 @@ async fn run(args: Args) -> Result<Counts, Box<dyn std::error::Error>> {
     let mut config = Config::from_env(args.table)?;
     // Stdout is this tool's output; metrics are the function's to publish.
     config.metrics = None;
-    let aws = load_aws_config().await;
+    let aws = load_cli_aws_config().await;
     let processor = Processor::new(aws_sdk_dynamodb::Client::new(&aws), config);
     let input: Box<dyn AsyncBufRead + Unpin> = match &args.file {
         Some(path) => {
