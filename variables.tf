@@ -77,9 +77,9 @@ variable "status_index_enabled" {
 }
 
 variable "status_index_shards" {
-  description = "Ways the status index key is split: a client's shard is the first 8 bytes of SHA-256(ClientID), big-endian, modulo this. Each shard takes about 1,000 index writes per second, so a fleet reconnecting R devices per second needs at least R/1000 shards (the default covers 32,000). Readers query every shard (the connectivity CLI does). Raise it freely; lowering it hides items whose shard is no longer queried until their next presence event."
+  description = "Ways the status index key is split: a client's shard is the first 8 bytes of SHA-256(ClientID), big-endian, modulo this. Each shard key takes at most 1,000 index writes per second, and a device that drops and returns writes each of its two keys twice, so a storm of R devices per second needs at least R/500 shards (the default covers 32,000 devices per second). Readers query every shard (the connectivity CLI does). Raise it freely; lowering it hides items whose shard is no longer queried until their next presence event."
   type        = number
-  default     = 32
+  default     = 64
 
   validation {
     condition     = var.status_index_shards >= 1 && var.status_index_shards <= 1024 && floor(var.status_index_shards) == var.status_index_shards

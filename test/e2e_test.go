@@ -248,7 +248,7 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 		"TABLE_NAME":                 out["dynamodb_table_name"],
 		"IGNORED_CLIENT_ID_PREFIXES": "iotconsole",
 		"ITEM_TTL_SECONDS":           "7776000",
-		"STATUS_INDEX_SHARDS":        "32",
+		"STATUS_INDEX_SHARDS":        "64",
 		"METRICS_NAMESPACE":          "IoTDeviceConnectivity",
 		"METRICS_DEPLOYMENT":         strings.TrimSuffix(out["dynamodb_table_name"], "-DeviceConnectivity"),
 	}, function.Environment.Variables)

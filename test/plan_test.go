@@ -194,7 +194,7 @@ func TestPlanVariables(t *testing.T) {
 			assert.Equal(t, "LastUpdateTime", index["range_key"])
 			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
 			assert.Equal(t, "604800", env.(map[string]any)["ITEM_TTL_SECONDS"])
-			assert.Equal(t, "32", env.(map[string]any)["STATUS_INDEX_SHARDS"])
+			assert.Equal(t, "64", env.(map[string]any)["STATUS_INDEX_SHARDS"])
 		}},
 		{"tags", map[string]any{"tags": map[string]string{"Team": "platform"}}, func(t *testing.T, plan *terraform.PlanStruct) {
 			for _, address := range []string{

@@ -27,7 +27,7 @@ struct Args {
     #[arg(long, global = true)]
     table: Option<String>,
     /// Status index shards: the module's output dynamodb_status_index_shards
-    #[arg(long, global = true, env = "STATUS_INDEX_SHARDS", default_value_t = 32,
+    #[arg(long, global = true, env = "STATUS_INDEX_SHARDS", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     shards: u32,
     #[command(subcommand)]
