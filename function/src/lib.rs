@@ -6,14 +6,20 @@
 //! - [`ordering`]: the pure decision of which event is newer, no I/O;
 //! - [`announce`]: the pure decisions of when a status change is announced, no I/O;
 //! - [`store`]: DynamoDB conditional writes built on that decision;
+//! - [`counting`]: the pure decision of what a status change does to the Connected count;
+//! - [`counts`]: the counts table (tallies and counter shards), conditional writes;
 //! - [`fleet`]: the fleet read through the sharded status index (list, count);
 //! - [`dead_letter`]: which dead-letter messages hold events to re-drive;
 //! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool;
 //! - [`notifier`]: the glue of the `notifier` Lambda (stream and grace queue to EventBridge);
+//! - [`counter`]: the glue of the `counter` Lambda (stream to counts, counts to a metric);
 //! - [`logging`]: JSON log lines Lambda can filter by level;
 //! - [`metrics`]: CloudWatch metrics as Embedded Metric Format log lines.
 
 pub mod announce;
+pub mod counter;
+pub mod counting;
+pub mod counts;
 pub mod dead_letter;
 pub mod event;
 pub mod fleet;

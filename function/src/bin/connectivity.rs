@@ -1,5 +1,6 @@
-//! The fleet operator's CLI: one device's item, the devices in a status, the counts, and
-//! the dead-letter queue re-driven through the handler's code path.
+//! The fleet operator's CLI: one device's item, the devices in a status, the counts, the
+//! ConnectedDevices count recounted, and the dead-letter queue re-driven through the
+//! handler's code path.
 //!
 //! Exit codes: 0 done; 1 done, but something failed (a re-drive left messages, a device
 //! is unknown); 2 usage, configuration or AWS errors that stopped the command.
@@ -7,14 +8,18 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::Message;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
+use iot_connectivity::counting::{assumed_before, Observed, Tally};
+use iot_connectivity::counts::{self, Counts};
 use iot_connectivity::dead_letter::event_of;
 use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
 use iot_connectivity::ordering::Presence;
 use iot_connectivity::processor::{load_cli_aws_config, Config, Outcome, Processor};
-use iot_connectivity::store::Store;
+use iot_connectivity::store::{attr, Item, Store};
 use tokio::io::AsyncWriteExt;
 
 #[derive(Parser)]
@@ -45,6 +50,18 @@ enum Command {
     },
     /// How many clients are Connected and Disconnected: {"Connected": n, "Disconnected": m}
     Count,
+    /// Brings the ConnectedDevices count in line with the table: counts every item as it
+    /// is, then drops the tallies of items that no longer exist. Safe while the counter
+    /// runs; for a count enabled on an existing fleet, or after stream records were lost
+    Recount {
+        /// The counts table [default: $COUNTS_TABLE_NAME]
+        #[arg(long, env = "COUNTS_TABLE_NAME")]
+        counts_table: String,
+        /// Counter shards: the module's connected_devices_counter_shards
+        #[arg(long, env = "COUNTER_SHARDS", default_value_t = 64,
+              value_parser = clap::value_parser!(u32).range(1..=100))]
+        counter_shards: u32,
+    },
     /// Applies what the dead-letter queue holds through the handler's code path and
     /// deletes each message once applied; messages that are not events stay
     Redrive {
@@ -136,6 +153,15 @@ async fn run(args: Args) -> Result<bool, Failure> {
             println!("{}", serde_json::to_string(&fleet().count().await?)?);
             Ok(true)
         }
+        Command::Recount {
+            counts_table,
+            counter_shards,
+        } => {
+            let counts = Counts::new(dynamodb.clone(), counts_table, counter_shards);
+            let summary = recount(&dynamodb, &config.table_name, &counts).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(true)
+        }
         Command::Redrive {
             queue_url,
             visibility_timeout,
@@ -147,6 +173,112 @@ async fn run(args: Args) -> Result<bool, Failure> {
             Ok(counts.failed == 0 && counts.kept == 0)
         }
     }
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct RecountSummary {
+    /// Items of the table counted as they are.
+    items: u64,
+    /// Tallies whose item no longer exists.
+    orphans: u64,
+    /// Writes that changed the count (their sum is what the count was off by).
+    corrections: u64,
+    /// The count afterwards.
+    connected: i64,
+}
+
+/// Every item of `table` through the counter's own conditional writes, then every tally
+/// without an item as a removal: exact while the stream is being counted too.
+async fn recount(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    counts: &Counts,
+) -> Result<RecountSummary, Failure> {
+    let mut summary = RecountSummary::default();
+    let mut progress = Progress::new("items counted");
+    let mut items = dynamodb
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .projection_expression("#client, #status, #revision")
+        .expression_attribute_names("#client", attr::CLIENT_ID)
+        .expression_attribute_names("#status", attr::STATUS)
+        .expression_attribute_names("#revision", attr::REVISION)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = items.next().await {
+        let item = item.map_err(|err| format!("Scan of {table}: {}", DisplayErrorContext(err)))?;
+        let (Some(client_id), Some(status), Some(revision)) = (
+            text(&item, attr::CLIENT_ID),
+            text(&item, attr::STATUS),
+            number(&item, attr::REVISION),
+        ) else {
+            continue; // never written by a presence event: nothing to count
+        };
+        let connected = status == "Connected";
+        let observed = Observed {
+            revision,
+            connected: Some(connected),
+        };
+        let applied = counts
+            .apply(client_id, observed, assumed_before(Some(connected)))
+            .await?;
+        summary.items += 1;
+        summary.corrections += u64::from(applied.delta != 0);
+        progress.tick();
+    }
+    progress.done();
+
+    let mut progress = Progress::new("tallies checked");
+    let store = Store::new(dynamodb.clone(), table.to_owned(), None);
+    let mut tallies = dynamodb
+        .scan()
+        .table_name(counts.table())
+        .consistent_read(true)
+        .filter_expression("begins_with(#key, :tally)")
+        .expression_attribute_names("#key", counts::KEY)
+        .expression_attribute_values(":tally", AttributeValue::S(counts::tally_key("")))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(tally) = tallies.next().await {
+        let tally =
+            tally.map_err(|err| format!("Scan of {}: {}", counts.table(), DisplayErrorContext(err)))?;
+        let (Some(key), Some(revision), Some(connected)) = (
+            text(&tally, counts::KEY),
+            number(&tally, counts::REVISION),
+            tally.get(counts::CONNECTED).and_then(|v| v.as_bool().ok()).copied(),
+        ) else {
+            continue;
+        };
+        let client_id = key.trim_start_matches(&counts::tally_key(""));
+        if store.get(client_id).await?.is_none() {
+            let removed = Observed {
+                revision,
+                connected: None,
+            };
+            let known = Some(Tally {
+                revision,
+                connected,
+            });
+            let applied = counts.apply(client_id, removed, known).await?;
+            summary.orphans += 1;
+            summary.corrections += u64::from(applied.delta != 0);
+        }
+        progress.tick();
+    }
+    progress.done();
+    summary.connected = counts.connected().await?;
+    Ok(summary)
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
 }
 
 #[derive(Debug, Default, serde::Serialize)]

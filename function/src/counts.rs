@@ -1,0 +1,431 @@
+//! The counts table: each client's tally and the counter shards of the Connected count
+//! ([`crate::counting`] decides; this module writes).
+//!
+//! Items: `Key = "Tally#<ClientID>"` with `Revision` (N) and `Connected` (BOOL), and
+//! `Key = "Connected#<shard>"` with `Count` (N), the shard being
+//! [`crate::store::status_shard`] of the client. A tally change that moves the count is
+//! one `TransactWriteItems` of the tally and its shard; one that does not is a single
+//! conditional write. Either is conditioned on the tally it was decided on, so a
+//! concurrent writer is never overwritten. The first write assumes the tally the stream
+//! record implies and reads nothing: one round trip in the common case.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::counting::{step, Observed, Step, Tally};
+use crate::store::{status_shard, Item};
+
+pub const KEY: &str = "Key";
+pub const REVISION: &str = "Revision";
+pub const CONNECTED: &str = "Connected";
+pub const COUNT: &str = "Count";
+
+/// Writes for one observation before giving up: each retry means another writer
+/// changed the same tally in between, or a transaction conflicted on a counter shard.
+const MAX_ATTEMPTS: usize = 10;
+
+/// BatchGetItem reads at most 100 keys.
+pub const MAX_SHARDS: u32 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CountsError {
+    #[error("DynamoDB {operation} on table {table} failed: {message}")]
+    DynamoDb {
+        operation: &'static str,
+        table: String,
+        message: String,
+    },
+    #[error("client {client_id}: tally kept changing under {attempts} conditional writes")]
+    Contention { client_id: String, attempts: usize },
+}
+
+/// What became of one observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// What the count changed by (0: stale, or counted as it was).
+    pub delta: i64,
+    pub round_trips: u32,
+}
+
+enum Attempt {
+    Written,
+    /// The tally is not the one assumed; here it is as it is now (None: there is none).
+    Changed(Option<Tally>),
+    /// A concurrent transaction held the counter shard: try again.
+    Conflict,
+}
+
+#[derive(Debug, Clone)]
+pub struct Counts {
+    client: Client,
+    table: String,
+    shards: u32,
+}
+
+impl Counts {
+    pub fn new(client: Client, table: impl Into<String>, shards: u32) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            shards: shards.clamp(1, MAX_SHARDS),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Brings the client's tally up to `observed`, and the count with it. `assumed` is
+    /// the tally the first write expects (see [`crate::counting::assumed_before`]).
+    pub async fn apply(
+        &self,
+        client_id: &str,
+        observed: Observed,
+        assumed: Option<Tally>,
+    ) -> Result<Applied, CountsError> {
+        let mut round_trips = 0;
+        // The first write accepts any older revision of the assumed state; later ones
+        // expect exactly the tally the failed write returned.
+        let mut expected = Expected::Assumed(assumed);
+        let mut tally = assumed;
+        for attempt in 0..MAX_ATTEMPTS {
+            let Step::Write {
+                tally: next,
+                delta,
+            } = step(tally, observed)
+            else {
+                return Ok(Applied {
+                    delta: 0,
+                    round_trips,
+                });
+            };
+            round_trips += 1;
+            match self.write(client_id, &expected, observed, next, delta).await? {
+                Attempt::Written => return Ok(Applied { delta, round_trips }),
+                Attempt::Changed(actual) => {
+                    tally = actual;
+                    expected = Expected::Exactly(actual);
+                }
+                Attempt::Conflict => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+        Err(CountsError::Contention {
+            client_id: client_id.to_owned(),
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    /// The Connected count: the sum of the counter shards, read strongly consistent.
+    pub async fn connected(&self) -> Result<i64, CountsError> {
+        let keys = (0..self.shards)
+            .map(|shard| key(shard_key(shard)))
+            .collect::<Vec<_>>();
+        let mut request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|err| self.error_text("BatchGetItem", err.to_string()))?;
+        let mut total = 0;
+        loop {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|err| self.error("BatchGetItem", err))?;
+            for item in output
+                .responses()
+                .and_then(|responses| responses.get(&self.table))
+                .into_iter()
+                .flatten() {
+                total += item
+                    .get(COUNT)
+                    .and_then(|count| count.as_n().ok())
+                    .and_then(|count| count.parse::<i64>().ok())
+                    .unwrap_or(0);
+            }
+            match output
+                .unprocessed_keys()
+                .and_then(|unprocessed| unprocessed.get(&self.table))
+            {
+                Some(rest) if !rest.keys().is_empty() => request = rest.clone(),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    async fn write(
+        &self,
+        client_id: &str,
+        expected: &Expected,
+        observed: Observed,
+        next: Option<Tally>,
+        delta: i64,
+    ) -> Result<Attempt, CountsError> {
+        let mut values = HashMap::new();
+        let condition = expected.condition(observed, next.is_none(), &mut values);
+        let tally_key = key(tally_key(client_id));
+        match next {
+            Some(tally) => {
+                let update_expression = "SET #revision = :nextRevision, #connected = :nextConnected";
+                values.insert(":nextRevision".into(), number(tally.revision));
+                values.insert(":nextConnected".into(), AttributeValue::Bool(tally.connected));
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(tally_key))
+                    .update_expression(update_expression)
+                    .set_expression_attribute_names(Some(names_in(&[update_expression, &condition])))
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(Some(values))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build()
+                    .expect("table, key and expression are set");
+                if delta == 0 {
+                    self.update_alone(update).await
+                } else {
+                    let item = TransactWriteItem::builder().update(update).build();
+                    self.with_count(client_id, item, delta).await
+                }
+            }
+            None => {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(tally_key))
+                    .set_expression_attribute_names(Some(names_in(&[&condition])))
+                    .condition_expression(condition)
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build()
+                    .expect("table, key and condition are set");
+                if delta == 0 {
+                    self.delete_alone(delete).await
+                } else {
+                    let item = TransactWriteItem::builder().delete(delete).build();
+                    self.with_count(client_id, item, delta).await
+                }
+            }
+        }
+    }
+
+    async fn with_count(
+        &self,
+        client_id: &str,
+        tally_write: TransactWriteItem,
+        delta: i64,
+    ) -> Result<Attempt, CountsError> {
+        let shard = status_shard(client_id, self.shards);
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(shard_key(shard))))
+            .update_expression("ADD #count :delta")
+            .expression_attribute_names("#count", COUNT)
+            .expression_attribute_values(":delta", number(delta))
+            .build()
+            .expect("table, key and expression are set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(tally_write)
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Attempt::Written),
+            Err(SdkError::ServiceError(failure)) => match failure.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let reasons = cancelled.cancellation_reasons();
+                    let code = |index: usize| reasons.get(index).and_then(|r| r.code());
+                    if code(0) == Some("ConditionalCheckFailed") {
+                        Ok(Attempt::Changed(
+                            reasons[0].item().and_then(|item| tally_of(item)),
+                        ))
+                    } else if reasons
+                        .iter()
+                        .any(|reason| reason.code() == Some("TransactionConflict"))
+                    {
+                        Ok(Attempt::Conflict)
+                    } else {
+                        Err(self.error("TransactWriteItems", SdkError::ServiceError(failure)))
+                    }
+                }
+                TransactWriteItemsError::TransactionInProgressException(_) => {
+                    Ok(Attempt::Conflict)
+                }
+                _ => Err(self.error("TransactWriteItems", SdkError::ServiceError(failure))),
+            },
+            Err(err) => Err(self.error("TransactWriteItems", err)),
+        }
+    }
+
+    async fn update_alone(&self, update: Update) -> Result<Attempt, CountsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Attempt::Written),
+            Err(SdkError::ServiceError(failure)) => match failure.err() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    Ok(Attempt::Changed(failed.item().and_then(tally_of)))
+                }
+                _ => Err(self.error("UpdateItem", SdkError::ServiceError(failure))),
+            },
+            Err(err) => Err(self.error("UpdateItem", err)),
+        }
+    }
+
+    async fn delete_alone(&self, delete: Delete) -> Result<Attempt, CountsError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(delete.table_name())
+            .set_key(Some(delete.key().clone()))
+            .set_condition_expression(delete.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(delete.expression_attribute_names().cloned())
+            .set_expression_attribute_values(delete.expression_attribute_values().cloned())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Attempt::Written),
+            Err(SdkError::ServiceError(failure)) => match failure.err() {
+                DeleteItemError::ConditionalCheckFailedException(failed) => {
+                    Ok(Attempt::Changed(failed.item().and_then(tally_of)))
+                }
+                _ => Err(self.error("DeleteItem", SdkError::ServiceError(failure))),
+            },
+            Err(err) => Err(self.error("DeleteItem", err)),
+        }
+    }
+
+    fn error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> CountsError
+    where
+        E: std::error::Error + ProvideErrorMetadata + 'static,
+        R: std::fmt::Debug,
+    {
+        let message = match &err {
+            SdkError::ServiceError(failure) => {
+                let meta = failure.err().meta();
+                format!(
+                    "{}: {}",
+                    meta.code().unwrap_or("unknown error"),
+                    meta.message().unwrap_or("no message")
+                )
+            }
+            other => DisplayErrorContext(other).to_string(),
+        };
+        self.error_text(operation, message)
+    }
+
+    fn error_text(&self, operation: &'static str, message: String) -> CountsError {
+        CountsError::DynamoDb {
+            operation,
+            table: self.table.clone(),
+            message,
+        }
+    }
+}
+
+/// The tally a write is conditioned on.
+enum Expected {
+    /// The state a stream record implies, at any older revision (None: no tally).
+    Assumed(Option<Tally>),
+    /// Exactly this tally (None: no tally).
+    Exactly(Option<Tally>),
+}
+
+impl Expected {
+    fn condition(
+        &self,
+        observed: Observed,
+        removal: bool,
+        values: &mut HashMap<String, AttributeValue>,
+    ) -> String {
+        match self {
+            Expected::Assumed(None) | Expected::Exactly(None) => {
+                "attribute_not_exists(#key)".to_owned()
+            }
+            Expected::Assumed(Some(tally)) => {
+                values.insert(":revision".into(), number(observed.revision));
+                values.insert(":wasConnected".into(), AttributeValue::Bool(tally.connected));
+                // A removal's revision is the removed item's: equal is not older.
+                let older = if removal { "<=" } else { "<" };
+                let assumed = format!("#revision {older} :revision AND #connected = :wasConnected");
+                // No tally counts as not connected, with the same delta.
+                if tally.connected || removal {
+                    assumed
+                } else {
+                    format!("attribute_not_exists(#key) OR ({assumed})")
+                }
+            }
+            Expected::Exactly(Some(tally)) => {
+                values.insert(":revision".into(), number(tally.revision));
+                values.insert(":wasConnected".into(), AttributeValue::Bool(tally.connected));
+                "#revision = :revision AND #connected = :wasConnected".to_owned()
+            }
+        }
+    }
+}
+
+/// The attribute name placeholders `expressions` use: DynamoDB rejects unused ones.
+fn names_in(expressions: &[&str]) -> HashMap<String, String> {
+    [("#key", KEY), ("#revision", REVISION), ("#connected", CONNECTED)]
+        .into_iter()
+        .filter(|(placeholder, _)| expressions.iter().any(|e| e.contains(placeholder)))
+        .map(|(placeholder, name)| (placeholder.to_owned(), name.to_owned()))
+        .collect()
+}
+
+pub fn tally_key(client_id: &str) -> String {
+    format!("Tally#{client_id}")
+}
+
+pub fn shard_key(shard: u32) -> String {
+    format!("Connected#{shard}")
+}
+
+fn key(value: String) -> HashMap<String, AttributeValue> {
+    HashMap::from([(KEY.to_owned(), AttributeValue::S(value))])
+}
+
+fn number(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn tally_of(item: &Item) -> Option<Tally> {
+    Some(Tally {
+        revision: item.get(REVISION)?.as_n().ok()?.parse().ok()?,
+        connected: *item.get(CONNECTED)?.as_bool().ok()?,
+    })
+}
+
+/// Full jitter would need a random source; the attempt number spreads retries enough
+/// between the few writers that share a counter shard.
+fn backoff(attempt: usize) -> Duration {
+    Duration::from_millis(10 << attempt.min(6))
+}
