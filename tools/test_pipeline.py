@@ -42,7 +42,8 @@ def fixture_package() -> bytes:
 class PipelineTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        env = dict(os.environ, EMULATOR_ASYNC_RETRY_DELAYS="0.2,0.2")
+        # rate(1 minute) fires every 1.2 s.
+        env = dict(os.environ, EMULATOR_ASYNC_RETRY_DELAYS="0.2,0.2", EMULATOR_SCHEDULE_TIME_SCALE="0.02")
         cls.log = open(os.path.join(HERE, "..", ".tools", "test-pipeline-emulator.log"), "w")
         cls.process = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "emulator.py"), "--port", "0"],
@@ -251,6 +252,70 @@ class PipelineTest(unittest.TestCase):
         self.assertIn("AccessDenied", body["errorMessage"])
         # The documented dummy credentials stay an administrator.
         dynamodb.put_item(TableName=table, Item={"id": {"S": "b"}})
+
+    def test_transactions_are_authorised_per_item_on_each_table(self) -> None:
+        dynamodb = self.client("dynamodb")
+        tables = [f"t-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        for table in tables:
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
+        arns = [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}" for table in tables]
+        transaction = {"transact": [
+            {"Put": {"TableName": tables[0], "Item": {"id": {"S": "a"}}}},
+            {"Update": {"TableName": tables[1], "Key": {"id": {"S": "n"}}, "UpdateExpression": "ADD c :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        ]}
+        allowed, _ = self.function([
+            {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": arns[0]},
+            {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": arns[1]},
+        ])
+        _, error = self.invoke(allowed, transaction)
+        self.assertIsNone(error)
+        half, _ = self.function([{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": arns[0]}])
+        body, error = self.invoke(half, transaction)
+        self.assertEqual(error, "Unhandled")
+        self.assertIn(f"dynamodb:UpdateItem on resource: {arns[1]}", body["errorMessage"])
+
+    # --- EventBridge schedules ----------------------------------------------------------
+
+    def scheduled_function(self, permit: bool) -> tuple[str, str]:
+        """A function behind a rate(1 minute) rule; (rule ARN, sink URL)."""
+        sink_url, sink_arn = self.queue()
+        name, _ = self.function(
+            [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": sink_arn}],
+            Environment={"Variables": {"SINK_QUEUE_URL": sink_url}},
+        )
+        events = self.client("events")
+        rule_arn = events.put_rule(Name=f"every-minute-{name}", ScheduleExpression="rate(1 minute)")["RuleArn"]
+        function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        events.put_targets(Rule=f"every-minute-{name}", Targets=[{"Id": "fn", "Arn": function_arn}])
+        if permit:
+            self.client("lambda").add_permission(
+                FunctionName=name, StatementId="events", Action="lambda:InvokeFunction",
+                Principal="events.amazonaws.com", SourceArn=rule_arn,
+            )
+        return rule_arn, sink_url
+
+    def test_a_schedule_invokes_its_lambda_target_once_a_period(self) -> None:
+        rule_arn, sink_url = self.scheduled_function(permit=True)
+        received = []
+        deadline = time.monotonic() + 15
+        while len(received) < 2 and time.monotonic() < deadline:
+            received += self.messages(sink_url)
+            time.sleep(0.3)
+        self.assertGreaterEqual(len(received), 2, "rate(1 minute), scaled to 1.2 s, fired twice")
+        self.assertEqual(received[0]["detail-type"], "Scheduled Event")
+        self.assertEqual(received[0]["resources"], [rule_arn])
+
+    def test_a_schedule_needs_the_functions_permission(self) -> None:
+        _, sink_url = self.scheduled_function(permit=False)
+        time.sleep(4)  # three periods
+        self.drain()
+        self.assertEqual(self.messages(sink_url), [])
 
     # --- Event source mappings -------------------------------------------------------
 

@@ -151,6 +151,28 @@ def trust_allows(role_arn: str, service: str, context: dict | None = None) -> bo
     return False
 
 
+def lambda_permission_allows(function, service: str, source_arn: str, account: str) -> bool:
+    """A statement of the function's resource policy lets `service` (iot.amazonaws.com,
+    events.amazonaws.com) invoke it on behalf of `source_arn` in `account`."""
+    context = {"AWS:SourceArn": source_arn, "AWS:SourceAccount": account}
+    for statement in function.policy.statements:
+        if statement.get("Effect", "Allow") != "Allow":
+            continue
+        principal = statement.get("Principal") or {}
+        services = principal.get("Service") if isinstance(principal, dict) else None
+        if service not in _as_list(services):
+            continue
+        if not _matches(statement.get("Action"), "lambda:InvokeFunction", case_sensitive=False):
+            continue
+        if not _matches(statement.get("Resource"), function.function_arn) and not _matches(
+            statement.get("Resource"), f"{function.function_arn}:$LATEST"
+        ):
+            continue
+        if conditions_hold(statement.get("Condition"), context):
+            return True
+    return False
+
+
 def assume_execution_role(role_arn: str, region: str, session_name: str):
     """Credentials of the role, as Lambda gets them for a function's execution environment."""
     account = role_arn.split(":")[4]
@@ -178,6 +200,35 @@ def _credential(headers) -> tuple[str, str] | None:
     return scope[0], scope[2] if len(scope) > 2 else "us-east-1"
 
 
+# Requests over several items are authorised per item, on each item's table (DynamoDB
+# guide: "Using IAM with DynamoDB transactions"): a transaction's Put, Update, Delete and
+# ConditionCheck need PutItem, UpdateItem, DeleteItem and ConditionCheckItem.
+_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def _table_arn(handler, table: str) -> str:
+    if table.startswith("arn:"):
+        return table
+    return f"arn:{get_partition(handler.region)}:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
+
+
+def _required(handler, action: str, resource: str) -> list[tuple[str, str]]:
+    """The (action, resource) pairs a request needs: one, or one per item or table."""
+    if not isinstance(handler, DynamoHandler):
+        return [(action, resource)]
+    body = getattr(handler, "params", None) or {}
+    name = action.split(":", 1)[1]
+    if name in ("TransactWriteItems", "TransactGetItems"):
+        pairs = []
+        for entry in body.get("TransactItems") or []:
+            for kind, operation in entry.items():
+                pairs.append((f"dynamodb:{_TRANSACT_ACTIONS.get(kind, kind)}", _table_arn(handler, operation.get("TableName", ""))))
+        return pairs or [(action, resource)]
+    if name in ("BatchGetItem", "BatchWriteItem"):
+        return [(action, _table_arn(handler, table)) for table in body.get("RequestItems") or {}] or [(action, resource)]
+    return [(action, resource)]
+
+
 def patch_enforcement() -> None:
     def authenticate_and_authorize(self, iam_request_cls, resource: str = "*") -> None:
         credential = _credential(self.headers)
@@ -197,10 +248,14 @@ def patch_enforcement() -> None:
             action=self._get_action(),
         )
         request.check_signature()
-        action = request._action
         documents = role_policies(assumed.role_arn) or []
-        if evaluate(documents, action, resource):
+        denied = next(
+            ((action, on) for action, on in _required(self, request._action, resource) if not evaluate(documents, action, on)),
+            None,
+        )
+        if denied is None:
             return
+        action, resource = denied
         session = f"arn:aws:sts::{self.current_account}:assumed-role/{assumed.role_arn.split('/')[-1]}/{assumed.session_name}"
         message = f"User: {session} is not authorized to perform: {action} on resource: {resource}"
         log.warning("denied: %s", message)

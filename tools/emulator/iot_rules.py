@@ -263,27 +263,6 @@ def _evaluate(node: tuple, topic: str, payload, client_id: str):
 # --- Rules -------------------------------------------------------------------
 
 
-def lambda_permission_allows(function, rule_arn: str, account: str) -> bool:
-    """A statement of the function's resource policy lets IoT invoke it for this rule."""
-    context = {"AWS:SourceArn": rule_arn, "AWS:SourceAccount": account}
-    for statement in function.policy.statements:
-        if statement.get("Effect", "Allow") != "Allow":
-            continue
-        principal = statement.get("Principal") or {}
-        services = principal.get("Service") if isinstance(principal, dict) else None
-        if "iot.amazonaws.com" not in iam._as_list(services):
-            continue
-        if not iam._matches(statement.get("Action"), "lambda:InvokeFunction", case_sensitive=False):
-            continue
-        if not iam._matches(statement.get("Resource"), function.function_arn) and not iam._matches(
-            statement.get("Resource"), f"{function.function_arn}:$LATEST"
-        ):
-            continue
-        if iam.conditions_hold(statement.get("Condition"), context):
-            return True
-    return False
-
-
 class RulesEngine:
     def __init__(self, invoker) -> None:
         self.invoker = invoker
@@ -346,7 +325,7 @@ class RulesEngine:
             function = lambda_backends[fn_account][fn_region].get_function(function_arn)
         except Exception:
             return f"Failed to invoke lambda function. Function {function_arn} does not exist."
-        if not lambda_permission_allows(function, rule.arn, account):
+        if not iam.lambda_permission_allows(function, "iot.amazonaws.com", rule.arn, account):
             return (
                 "Failed to invoke lambda function. Received Server error from Lambda. The error code is 403"
                 f" (no resource policy statement lets iot.amazonaws.com invoke it for {rule.arn})"

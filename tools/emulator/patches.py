@@ -17,7 +17,8 @@ Four gaps of moto itself, each with a test in tools/test_emulator.py:
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
 (iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
-engine (iot_rules.py) and event source mappings (event_sources.py).
+engine (iot_rules.py), event source mappings (event_sources.py) and EventBridge
+schedules (schedules.py).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ def apply_all(endpoint_url: str):
     from . import event_sources, iam, iot_rules, lambda_api
     from .async_invoke import AsyncInvoker
     from .lambda_runner import LambdaRunner
+    from .schedules import Scheduler
 
     apply_patches()
     iam.patch_enforcement()
@@ -169,4 +171,5 @@ def apply_all(endpoint_url: str):
     lambda_api.patch(runner, invoker)
     iot_rules.patch(iot_rules.RulesEngine(invoker))
     event_sources.patch(event_sources.EventSourcePoller(runner))
+    Scheduler(invoker)
     return runner

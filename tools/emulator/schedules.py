@@ -1,0 +1,133 @@
+"""EventBridge schedules: rules with a `rate(...)` ScheduleExpression invoke their Lambda
+targets, as EventBridge does (EventBridge guide: "Creating a rule that runs on a
+schedule", "Using resource-based policies for Amazon EventBridge").
+
+moto stores scheduled rules and never runs them. Here a thread fires each enabled rule
+on the default bus once per period, the first time one period after it was first seen.
+A Lambda target is invoked asynchronously with the "Scheduled Event" (or the target's
+constant `Input`), and only when the function's resource policy lets
+`events.amazonaws.com` invoke it for the rule's ARN; otherwise the invocation fails, as
+EventBridge's FailedInvocations would count it.
+
+`EMULATOR_SCHEDULE_TIME_SCALE` (default 1) multiplies every period, so that a test can
+see `rate(1 minute)` fire every few seconds. Cron expressions, `InputPath`,
+`InputTransformer`, target retry policies and dead-letter queues are not emulated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+from moto.awslambda.models import lambda_backends
+from moto.events.models import events_backends
+
+from . import iam
+
+log = logging.getLogger("emulator.schedules")
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def period_seconds(expression: str) -> float | None:
+    """The period of a `rate(...)` expression in seconds; None for anything else."""
+    match = _RATE.match(expression or "")
+    if not match:
+        return None
+    value, unit = int(match.group(1)), match.group(2).rstrip("s")
+    return value * _UNIT_SECONDS[unit]
+
+
+def scheduled_event(rule) -> dict:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": rule.account_id,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": rule.region_name,
+        "resources": [rule.arn],
+        "detail": {},
+    }
+
+
+class Scheduler:
+    def __init__(self, invoker, interval_s: float = 0.25) -> None:
+        self.invoker = invoker
+        self.interval_s = interval_s
+        self.scale = float(os.environ.get("EMULATOR_SCHEDULE_TIME_SCALE", "1"))
+        self._due: dict[str, float] = {}
+        self._unsupported: set[str] = set()
+        self._stop = threading.Event()
+        threading.Thread(target=self._loop, name="schedules", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _rules(self):
+        for _account, regions in list(events_backends.items()):
+            for _region, backend in list(regions.items()):
+                for bus in list(backend.event_buses.values()):
+                    for rule in list(bus.rules.values()):
+                        if rule.scheduled_expression:
+                            yield rule
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick(time.monotonic())
+            except Exception:
+                log.exception("schedules failed in the emulator")
+
+    def tick(self, now: float) -> None:
+        seen = set()
+        for rule in self._rules():
+            seen.add(rule.arn)
+            period = period_seconds(rule.scheduled_expression)
+            if period is None:
+                if rule.arn not in self._unsupported:
+                    log.warning("%s: %s is not emulated (only rate expressions run)", rule.arn, rule.scheduled_expression)
+                    self._unsupported.add(rule.arn)
+                continue
+            period *= self.scale
+            due = self._due.setdefault(rule.arn, now + period)
+            if now < due:
+                continue
+            self._due[rule.arn] = now + period
+            if rule.state == "ENABLED":
+                self.fire(rule)
+        for arn in set(self._due) - seen:
+            del self._due[arn]
+
+    def fire(self, rule) -> None:
+        for target in list(rule.targets):
+            arn = target.get("Arn", "")
+            if ":lambda:" not in arn:
+                log.warning("%s: target %s is not emulated (only Lambda targets run)", rule.arn, arn)
+                continue
+            if "InputPath" in target or "InputTransformer" in target:
+                log.warning("%s: target %s: InputPath and InputTransformer are not emulated", rule.arn, target.get("Id"))
+                continue
+            payload = target["Input"] if target.get("Input") else json.dumps(scheduled_event(rule))
+            why = self._invoke(rule, arn, payload.encode())
+            if why:
+                log.error("%s: FailedInvocations: %s", rule.arn, why)
+
+    def _invoke(self, rule, function_arn: str, payload: bytes) -> str | None:
+        region, account = function_arn.split(":")[3], function_arn.split(":")[4]
+        try:
+            function = lambda_backends[account][region].get_function(function_arn)
+        except Exception:
+            return f"function {function_arn} does not exist"
+        if not iam.lambda_permission_allows(function, "events.amazonaws.com", rule.arn, rule.account_id):
+            return f"no resource policy statement of {function_arn} lets events.amazonaws.com invoke it for {rule.arn}"
+        self.invoker.submit(function, payload)
+        return None
