@@ -13,6 +13,9 @@ locals {
   # goes live (otherwise the first events fail into the DLQ, and again on destroy).
   rule_arn = "arn:${data.aws_partition.current.partition}:iot:${data.aws_region.current.id}:${local.account_id}:rule/${local.rule_name}"
 
+  # The module's own readers of the table's stream.
+  stream_consumed = var.events_enabled || var.connected_devices_metric_enabled
+
   create_dead_letter_queue = var.dead_letter_queue == null
   dead_letter_queue_arn    = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].arn : var.dead_letter_queue.arn
   dead_letter_queue_url    = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].url : var.dead_letter_queue.url
@@ -55,9 +58,9 @@ resource "aws_dynamodb_table" "connectivity" {
   write_capacity              = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.write : null
   hash_key                    = "ClientID"
   deletion_protection_enabled = var.deletion_protection_enabled
-  # The stream is the notifier's outbox when events are on.
-  stream_enabled   = var.stream_view_type != null || var.events_enabled
-  stream_view_type = var.events_enabled ? "NEW_AND_OLD_IMAGES" : var.stream_view_type
+  # The stream is the notifier's outbox when events are on, and the counter's source.
+  stream_enabled   = var.stream_view_type != null || local.stream_consumed
+  stream_view_type = local.stream_consumed ? "NEW_AND_OLD_IMAGES" : var.stream_view_type
 
   attribute {
     name = "ClientID"
@@ -108,8 +111,8 @@ resource "aws_dynamodb_table" "connectivity" {
 
   lifecycle {
     precondition {
-      condition     = !var.events_enabled || var.stream_view_type == null || var.stream_view_type == "NEW_AND_OLD_IMAGES"
-      error_message = "events_enabled needs the stream's NEW_AND_OLD_IMAGES view: leave stream_view_type null or set it to that."
+      condition     = !local.stream_consumed || var.stream_view_type == null || var.stream_view_type == "NEW_AND_OLD_IMAGES"
+      error_message = "events_enabled and connected_devices_metric_enabled each need the stream's NEW_AND_OLD_IMAGES view: leave stream_view_type null or set it to that."
     }
   }
 }

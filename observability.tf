@@ -88,6 +88,24 @@ locals {
         threshold   = try(var.alarms.iterator_age_threshold_seconds, 300) * 1000
       }
     } : {},
+    var.connected_devices_metric_enabled ? {
+      counter-errors = {
+        description = "The counter failed: stream batches are retried, then described in the dead-letter queue (run connectivity recount); a failed publication leaves a gap in ConnectedDevices."
+        namespace   = "AWS/Lambda"
+        metric      = "Errors"
+        statistic   = "Sum"
+        dimensions  = { FunctionName = one(aws_lambda_function.counter[*].function_name) }
+        threshold   = 0
+      }
+      counter-iterator-age = {
+        description = "ConnectedDevices lags behind the table's stream."
+        namespace   = "AWS/Lambda"
+        metric      = "IteratorAge"
+        statistic   = "Maximum"
+        dimensions  = { FunctionName = one(aws_lambda_function.counter[*].function_name) }
+        threshold   = try(var.alarms.iterator_age_threshold_seconds, 300) * 1000
+      }
+    } : {},
   )
 }
 
@@ -153,6 +171,16 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat = "Sum"
         },
       ],
+      [for widget in [
+        {
+          title = "Connected devices, and the counter's stream lag"
+          metrics = [
+            [var.metrics_namespace, "ConnectedDevices", "Deployment", var.name, { stat = "Maximum" }],
+            ["AWS/Lambda", "IteratorAge", "FunctionName", one(aws_lambda_function.counter[*].function_name), { stat = "Maximum", yAxis = "right" }],
+          ]
+          stat = "Maximum"
+        },
+      ] : widget if var.connected_devices_metric_enabled],
       [for widget in [
         {
           title = "Announcements and the notifier's stream lag"

@@ -115,8 +115,8 @@ output "grace_period_queue_arn" {
 
 
 output "operator_environment" {
-  description = "The function's settings as environment variables (TABLE_NAME, STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS, ...), for the connectivity and replay CLIs, so what they write matches what the function writes."
-  value       = local.environment
+  description = "The function's settings as environment variables (TABLE_NAME, STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS, ..., and COUNTS_TABLE_NAME and COUNTER_SHARDS with the ConnectedDevices count), for the connectivity and replay CLIs, so what they write matches what the functions write."
+  value       = merge(local.environment, local.counter_environment)
 }
 
 output "alarm_names" {
@@ -132,4 +132,24 @@ output "dashboard_name" {
 output "metrics_namespace" {
   description = "CloudWatch namespace of the EMF metrics (null unless metrics_enabled); the Deployment dimension is the module's name."
   value       = var.metrics_enabled ? var.metrics_namespace : null
+}
+
+output "counts_table_name" {
+  description = "Name of the counts table behind ConnectedDevices (null unless connected_devices_metric_enabled)."
+  value       = one(aws_dynamodb_table.counts[*].name)
+}
+
+output "counts_table_arn" {
+  description = "ARN of the counts table (null unless connected_devices_metric_enabled)."
+  value       = one(aws_dynamodb_table.counts[*].arn)
+}
+
+output "counter_function_name" {
+  description = "Name of the counter function (null unless connected_devices_metric_enabled)."
+  value       = one(aws_lambda_function.counter[*].function_name)
+}
+
+output "counter_function_arn" {
+  description = "ARN of the counter function (null unless connected_devices_metric_enabled)."
+  value       = one(aws_lambda_function.counter[*].arn)
 }

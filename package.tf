@@ -25,8 +25,13 @@ locals {
   build_directory        = "${path.root}/builds/${var.name}/${var.architecture}-${substr(local.source_hash, 0, 16)}"
   built_package          = "${local.build_directory}/bootstrap/bootstrap.zip"
   built_notifier_package = "${local.build_directory}/notifier/bootstrap.zip"
-  # The notifier is built only when it is deployed.
-  built_binaries    = var.events_enabled ? ["bootstrap", "notifier"] : ["bootstrap"]
+  built_counter_package  = "${local.build_directory}/counter/bootstrap.zip"
+  # The notifier and the counter are built only when they are deployed.
+  built_binaries = concat(
+    ["bootstrap"],
+    var.events_enabled ? ["notifier"] : [],
+    var.connected_devices_metric_enabled ? ["counter"] : [],
+  )
   cargo_lambda_arch = var.architecture == "arm64" ? "--arm64" : "--x86-64"
 }
 

@@ -346,7 +346,6 @@ variable "notifier_s3_package" {
   default = null
 }
 
-
 # --- Metrics and alarms -------------------------------------------------------
 
 variable "metrics_enabled" {
@@ -364,6 +363,39 @@ variable "metrics_namespace" {
     condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
     error_message = "metrics_namespace must be 1 to 255 letters, digits or . _ / # : -, and must not start with AWS/."
   }
+}
+
+variable "connected_devices_metric_enabled" {
+  description = "Publish ConnectedDevices, the exact number of Connected clients, once a minute (README: The ConnectedDevices count). Adds the table stream (NEW_AND_OLD_IMAGES), a counter function reading it, a small counts table and a one-minute EventBridge schedule; nothing of it exists while false. Needs metrics_enabled."
+  type        = bool
+  default     = false
+}
+
+variable "connected_devices_counter_shards" {
+  description = "Counter items the ConnectedDevices count is spread over (1 to 100), so that no single item takes every status change of a reconnect storm. Raise it, never lower it: the count sums shards 0 to N-1, and a lowered N drops the others (run `connectivity recount` after changing it)."
+  type        = number
+  default     = 64
+
+  validation {
+    condition     = var.connected_devices_counter_shards >= 1 && var.connected_devices_counter_shards <= 100 && floor(var.connected_devices_counter_shards) == var.connected_devices_counter_shards
+    error_message = "connected_devices_counter_shards must be a whole number from 1 to 100 (BatchGetItem reads at most 100 keys)."
+  }
+}
+
+variable "counter_package_path" {
+  description = "With package_path and connected_devices_metric_enabled: path to the prebuilt counter zip (`cargo lambda build --release --no-default-features --bin counter --output-format zip`)."
+  type        = string
+  default     = null
+}
+
+variable "counter_s3_package" {
+  description = "With s3_package and connected_devices_metric_enabled: the prebuilt counter zip in S3 (bucket, key, optional object version)."
+  type = object({
+    bucket         = string
+    key            = string
+    object_version = optional(string)
+  })
+  default = null
 }
 
 variable "alarms" {

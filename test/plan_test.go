@@ -358,10 +358,14 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		"system log level":            {map[string]any{"system_log_level": "ERROR"}, "system_log_level must be DEBUG, INFO or WARN"},
 		"reserved event source":       {map[string]any{"events_enabled": true, "event_source": "aws.iot"}, "must not start with"},
 		"grace period":                {map[string]any{"disconnect_grace_period_seconds": 86401}, "disconnect_grace_period_seconds must be a whole number from 0 to 86400"},
-		"stream view with events":     {map[string]any{"events_enabled": true, "stream_view_type": "KEYS_ONLY"}, "events_enabled needs the stream's NEW_AND_OLD_IMAGES view"},
+		"stream view with events":     {map[string]any{"events_enabled": true, "stream_view_type": "KEYS_ONLY"}, "each need the stream's NEW_AND_OLD_IMAGES view"},
 		"prebuilt without notifier":   {map[string]any{"events_enabled": true, "package_path": "Cargo.toml"}, "set notifier_package_path or notifier_s3_package too"},
 		"status index shards":         {map[string]any{"status_index_shards": 0}, "status_index_shards must be a whole number from 1 to 1024"},
 		"metrics hidden by log level": {map[string]any{"metrics_enabled": true, "log_level": "WARN"}, "metrics_enabled needs log_level TRACE, DEBUG or INFO"},
+		"count without metrics":       {map[string]any{"connected_devices_metric_enabled": true}, "set metrics_enabled = true too"},
+		"counter shards":              {map[string]any{"connected_devices_counter_shards": 101}, "connected_devices_counter_shards must be a whole number from 1 to 100"},
+		"prebuilt without counter": {map[string]any{"connected_devices_metric_enabled": true, "metrics_enabled": true, "package_path": "Cargo.toml"},
+			"set counter_package_path or counter_s3_package too"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -471,4 +475,65 @@ func TestPlanObservability(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(planned(t, on, "aws_cloudwatch_dashboard.this[0]")["dashboard_body"].(string)), &dashboard))
 	assert.Len(t, dashboard.Widgets, 6)
+}
+
+// TestPlanConnectedDevices: the count is built only when asked for, reads the stream
+// from its start with only the records that can change it, and publishes on a schedule
+// EventBridge may invoke.
+func TestPlanConnectedDevices(t *testing.T) {
+	t.Parallel()
+	off := planModule(t, map[string]any{"metrics_enabled": true})
+	for address := range off.ResourceChangesMap {
+		assert.NotContains(t, address, "counter", "created with the count off: %s", address)
+		assert.NotContains(t, address, "counts", "created with the count off: %s", address)
+	}
+
+	name := uniqueName()
+	plan := planModule(t, map[string]any{
+		"name": name, "table_name": name + "-table", "metrics_enabled": true,
+		"connected_devices_metric_enabled": true, "connected_devices_counter_shards": 32,
+	})
+	table := planned(t, plan, "aws_dynamodb_table.connectivity")
+	assert.Equal(t, true, table["stream_enabled"], "the stream feeds the count, events or not")
+	assert.Equal(t, "NEW_AND_OLD_IMAGES", table["stream_view_type"])
+
+	counts := planned(t, plan, "aws_dynamodb_table.counts[0]")
+	assert.Equal(t, name+"-table-counts", counts["name"])
+	assert.Equal(t, "Key", counts["hash_key"])
+	assert.Equal(t, "PAY_PER_REQUEST", counts["billing_mode"])
+
+	counter := planned(t, plan, "aws_lambda_function.counter[0]")
+	assert.Contains(t, counter["filename"], "/counter/bootstrap.zip")
+	env := counter["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	assert.Equal(t, name+"-table-counts", env["COUNTS_TABLE_NAME"])
+	assert.Equal(t, "32", env["COUNTER_SHARDS"])
+	assert.Equal(t, name, env["METRICS_DEPLOYMENT"])
+
+	mapping := planned(t, plan, "aws_lambda_event_source_mapping.counter[0]")
+	assert.Equal(t, "TRIM_HORIZON", mapping["starting_position"], "nothing written before the mapping is missed")
+	assert.Equal(t, []any{"ReportBatchItemFailures"}, mapping["function_response_types"])
+	filters := mapping["filter_criteria"].([]any)[0].(map[string]any)["filter"].([]any)
+	assert.Len(t, filters, 4, "status changes, a first Connected, removals")
+
+	rule := planned(t, plan, "aws_cloudwatch_event_rule.count[0]")
+	assert.Equal(t, "rate(1 minute)", rule["schedule_expression"])
+	permission := planned(t, plan, "aws_lambda_permission.count[0]")
+	assert.Equal(t, "events.amazonaws.com", permission["principal"])
+
+	build := change(t, plan, "terraform_data.build[0]")
+	assert.Equal(t, "bootstrap,counter", build["triggers_replace"].(map[string]any)["binaries"])
+
+	policy := change(t, plan, "data.aws_iam_policy_document.counter[0]")
+	var actions []string
+	for _, statement := range policy["statement"].([]any) {
+		for _, action := range statement.(map[string]any)["actions"].([]any) {
+			actions = append(actions, action.(string))
+		}
+	}
+	sort.Strings(actions)
+	assert.Equal(t, []string{
+		"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:DescribeStream", "dynamodb:GetRecords",
+		"dynamodb:GetShardIterator", "dynamodb:ListStreams", "dynamodb:UpdateItem",
+		"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
+	}, actions)
 }

@@ -30,10 +30,11 @@ module "device_connectivity" {
   events_enabled                  = true
   disconnect_grace_period_seconds = var.disconnect_grace_period_seconds
 
-  status_index_shards = 64
-  metrics_enabled     = true
-  dashboard_enabled   = true
-  alarms              = { alarm_actions = [aws_sns_topic.alarms.arn], ok_actions = [aws_sns_topic.alarms.arn] }
+  status_index_shards              = 64
+  metrics_enabled                  = true
+  connected_devices_metric_enabled = true
+  dashboard_enabled                = true
+  alarms                           = { alarm_actions = [aws_sns_topic.alarms.arn], ok_actions = [aws_sns_topic.alarms.arn] }
 
   tags = var.tags
 }

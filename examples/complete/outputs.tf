@@ -108,3 +108,13 @@ output "dashboard_name" {
   description = "The module's CloudWatch dashboard."
   value       = module.device_connectivity.dashboard_name
 }
+
+output "counts_table_name" {
+  description = "Counts table behind the ConnectedDevices metric."
+  value       = module.device_connectivity.counts_table_name
+}
+
+output "counter_function_name" {
+  description = "Function keeping the ConnectedDevices count."
+  value       = module.device_connectivity.counter_function_name
+}
