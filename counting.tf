@@ -28,6 +28,12 @@ resource "aws_dynamodb_table" "counts" {
     type = "S"
   }
 
+  # Tombstones of removed items, once no older stream record can arrive.
+  ttl {
+    attribute_name = "ExpiresAt"
+    enabled        = true
+  }
+
   point_in_time_recovery {
     enabled = var.point_in_time_recovery_enabled
   }

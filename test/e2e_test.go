@@ -96,7 +96,8 @@ func TestCompleteExample(t *testing.T) {
 			"module.device_connectivity.terraform_data.build[0]":         "delete,create",
 			"module.device_connectivity.aws_lambda_function.this":        "update",
 			"module.device_connectivity.aws_lambda_function.notifier[0]": "update",
-		}, changed, "both functions are built from the crate")
+			"module.device_connectivity.aws_lambda_function.counter[0]":  "update",
+		}, changed, "the three functions are built from the crate")
 	})
 
 	t.Run("the deployed pipeline keeps status right and loses nothing", func(t *testing.T) {
@@ -110,6 +111,83 @@ func TestCompleteExample(t *testing.T) {
 	t.Run("metrics, alarms and the dashboard", func(t *testing.T) {
 		alarms := terraform.OutputListContext(t, t.Context(), options, "alarm_names")
 		assertObservability(t, cfg, name, alarms, out)
+	})
+
+	t.Run("ConnectedDevices equals the Connected items, removals included", func(t *testing.T) {
+		assertConnectedDevices(t, cfg, name, out)
+	})
+}
+
+// assertConnectedDevices compares the published count with the table (after the
+// handler and announcement subtests changed it), removes a Connected item and waits for
+// the count to follow, then recounts: an exact count needs no correction.
+func assertConnectedDevices(t *testing.T, cfg aws.Config, deployment string, out map[string]string) {
+	table := out["dynamodb_table_name"]
+	connected := connectedItems(t, cfg, table)
+	require.NotEmpty(t, connected, "the earlier subtests left Connected devices")
+	waitForConnectedDevices(t, cfg, deployment, len(connected))
+
+	_, err := dynamodb.NewFromConfig(cfg).DeleteItem(t.Context(), &dynamodb.DeleteItemInput{
+		TableName: aws.String(table), Key: map[string]dynamodbtypes.AttributeValue{"ClientID": &dynamodbtypes.AttributeValueMemberS{Value: connected[0]}},
+	})
+	require.NoError(t, err)
+	waitForConnectedDevices(t, cfg, deployment, len(connected)-1)
+
+	command := exec.CommandContext(t.Context(), "cargo", "run", "--quiet", "--locked", "--bin", "connectivity", "--",
+		"--table", table, "recount", "--counts-table", out["counts_table_name"])
+	command.Dir = repoRoot(t)
+	output, err := command.Output()
+	require.NoError(t, err, "connectivity recount: %s", output)
+	var summary struct{ Corrections, Connected int }
+	require.NoError(t, json.Unmarshal(output, &summary), "%s", output)
+	assert.Equal(t, 0, summary.Corrections, "the stream kept the count exact")
+	assert.Equal(t, len(connected)-1, summary.Connected)
+}
+
+// connectedItems lists the client IDs whose item says Connected (a strongly consistent scan).
+func connectedItems(t *testing.T, cfg aws.Config, table string) []string {
+	var clients []string
+	paginator := dynamodb.NewScanPaginator(dynamodb.NewFromConfig(cfg), &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	for paginator.HasMorePages() {
+		page, err := paginator.NextPage(t.Context())
+		require.NoError(t, err)
+		for _, item := range page.Items {
+			status, _ := item["Status"].(*dynamodbtypes.AttributeValueMemberS)
+			if status != nil && status.Value == "Connected" {
+				clients = append(clients, item["ClientID"].(*dynamodbtypes.AttributeValueMemberS).Value)
+			}
+		}
+	}
+	return clients
+}
+
+// waitForConnectedDevices waits until every ConnectedDevices value of the newest
+// minute is `want` (a minute that saw the change holds the old value too).
+func waitForConnectedDevices(t *testing.T, cfg aws.Config, deployment string, want int) {
+	client := cloudwatch.NewFromConfig(cfg)
+	retry.DoWithRetry(t, fmt.Sprintf("ConnectedDevices = %d", want), 24, 10*time.Second, func() (string, error) {
+		statistics, err := client.GetMetricStatistics(t.Context(), &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String("IoTDeviceConnectivity"), MetricName: aws.String("ConnectedDevices"),
+			Dimensions: []cloudwatchtypes.Dimension{{Name: aws.String("Deployment"), Value: aws.String(deployment)}},
+			StartTime:  aws.Time(time.Now().Add(-10 * time.Minute)), EndTime: aws.Time(time.Now().Add(time.Minute)),
+			Period: aws.Int32(60), Statistics: []cloudwatchtypes.Statistic{cloudwatchtypes.StatisticMinimum, cloudwatchtypes.StatisticMaximum},
+		})
+		if err != nil {
+			return "", err
+		}
+		var newest *cloudwatchtypes.Datapoint
+		for i := range statistics.Datapoints {
+			if newest == nil || statistics.Datapoints[i].Timestamp.After(*newest.Timestamp) {
+				newest = &statistics.Datapoints[i]
+			}
+		}
+		if newest == nil {
+			return "", errors.New("no ConnectedDevices datapoint yet")
+		}
+		if aws.ToFloat64(newest.Minimum) != float64(want) || aws.ToFloat64(newest.Maximum) != float64(want) {
+			return "", fmt.Errorf("the newest minute has %v to %v", aws.ToFloat64(newest.Minimum), aws.ToFloat64(newest.Maximum))
+		}
+		return "exact", nil
 	})
 }
 
@@ -167,7 +245,7 @@ func assertObservability(t *testing.T, cfg aws.Config, deployment string, alarmN
 
 	described, err := client.DescribeAlarms(t.Context(), &cloudwatch.DescribeAlarmsInput{AlarmNames: alarmNames})
 	require.NoError(t, err)
-	assert.Len(t, described.MetricAlarms, 11, "every alarm of an instance with events and the status index")
+	assert.Len(t, described.MetricAlarms, 13, "every alarm of an instance with events, the status index and the count")
 	for _, alarm := range described.MetricAlarms {
 		assert.Equal(t, []string{out["alarms_topic_arn"]}, alarm.AlarmActions, aws.ToString(alarm.AlarmName))
 	}
@@ -580,6 +658,14 @@ func assertNothingLeft(t *testing.T, cfg aws.Config, out map[string]string) {
 		},
 		"notifier": func() error {
 			_, err := lambda.NewFromConfig(cfg).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(out["notifier_function_name"])})
+			return err
+		},
+		"counter": func() error {
+			_, err := lambda.NewFromConfig(cfg).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(out["counter_function_name"])})
+			return err
+		},
+		"counts table": func() error {
+			_, err := dynamodb.NewFromConfig(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(out["counts_table_name"])})
 			return err
 		},
 		"grace-period queue": func() error {

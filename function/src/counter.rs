@@ -9,7 +9,7 @@
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::counting::{assumed_before, Observed, Tally};
+use crate::counting::Observed;
 use crate::counts::{Counts, CountsError, MAX_SHARDS};
 use crate::metrics::{emit, Directive, Metric, MetricsConfig};
 use crate::notifier::{item_of, BatchResponse, ItemFailure};
@@ -59,8 +59,8 @@ impl CounterConfig {
 pub struct CountedRecord {
     pub client_id: String,
     pub observed: Observed,
-    /// The tally the record's old image implies (the first write's assumption).
-    pub assumed: Option<Tally>,
+    /// Whether the old image was Connected: what the first write assumes was counted.
+    pub was_connected: bool,
 }
 
 /// What a stream record says about its client; None when it says nothing countable.
@@ -74,23 +74,22 @@ pub fn read_record(record: &Value) -> Option<CountedRecord> {
             .and_then(|status| status.as_s().ok())
             .map(|status| status == "Connected")
     };
-    let revision = |item: &Item| -> Option<u64> {
-        item.get(attr::REVISION)?.as_n().ok()?.parse().ok()
-    };
+    let number =
+        |item: &Item, name: &str| -> Option<u64> { item.get(name)?.as_n().ok()?.parse().ok() };
+    // Items written before CreatedTime was recorded are in their first life: 0.
+    let created = |item: &Item| number(item, attr::CREATED_TIME).unwrap_or(0);
     let observed = match record["eventName"].as_str()? {
-        "REMOVE" => Observed {
-            revision: revision(&old)?,
-            connected: None,
-        },
-        _ => Observed {
-            revision: revision(&new)?,
-            connected: Some(connected(&new)?),
-        },
+        "REMOVE" => Observed::removal(created(&old), number(&old, attr::REVISION)?),
+        _ => Observed::item(
+            created(&new),
+            number(&new, attr::REVISION)?,
+            connected(&new)?,
+        ),
     };
     Some(CountedRecord {
         client_id,
         observed,
-        assumed: assumed_before(connected(&old)),
+        was_connected: connected(&old).unwrap_or(false),
     })
 }
 
@@ -100,13 +99,9 @@ pub struct Counter {
 }
 
 impl Counter {
-    pub fn new(aws: &aws_config::SdkConfig, config: CounterConfig) -> Self {
+    pub fn new(dynamodb: aws_sdk_dynamodb::Client, config: CounterConfig) -> Self {
         Self {
-            counts: Counts::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                config.counts_table.clone(),
-                config.shards,
-            ),
+            counts: Counts::new(dynamodb, config.counts_table.clone(), config.shards),
             config,
         }
     }
@@ -133,7 +128,7 @@ impl Counter {
             };
             match self
                 .counts
-                .apply(&counted.client_id, counted.observed, counted.assumed)
+                .apply(&counted.client_id, counted.observed, counted.was_connected)
                 .await
             {
                 Ok(applied) if applied.delta != 0 => info!(
@@ -163,7 +158,10 @@ impl Counter {
         let connected = self.counts.connected().await?;
         if connected < 0 {
             // Only a lost removal or a hand-edited counts table can do this.
-            error!(connected, "the Connected count is negative: run `connectivity recount`");
+            error!(
+                connected,
+                "the Connected count is negative: run `connectivity recount`"
+            );
         }
         if let Some(metrics) = &self.config.metrics {
             emit(
@@ -198,14 +196,8 @@ mod tests {
     #[test]
     fn records_read_as_observations() {
         let connected = read_record(&record("INSERT", None, Some(("Connected", 1)))).unwrap();
-        assert_eq!(
-            connected.observed,
-            Observed {
-                revision: 1,
-                connected: Some(true)
-            }
-        );
-        assert_eq!(connected.assumed, None);
+        assert_eq!(connected.observed, Observed::item(0, 1, true));
+        assert!(!connected.was_connected);
 
         let disconnected = read_record(&record(
             "MODIFY",
@@ -213,17 +205,19 @@ mod tests {
             Some(("Disconnected", 5)),
         ))
         .unwrap();
-        assert_eq!(disconnected.observed.connected, Some(false));
-        assert_eq!(disconnected.assumed.map(|t| t.connected), Some(true));
+        assert_eq!(disconnected.observed, Observed::item(0, 5, false));
+        assert!(disconnected.was_connected);
 
         let removed = read_record(&record("REMOVE", Some(("Connected", 7)), None)).unwrap();
-        assert_eq!(
-            removed.observed,
-            Observed {
-                revision: 7,
-                connected: None
-            }
-        );
+        assert_eq!(removed.observed, Observed::removal(0, 7));
+    }
+
+    #[test]
+    fn the_created_time_orders_the_lives_of_an_item() {
+        let mut later = record("INSERT", None, Some(("Connected", 1)));
+        later["dynamodb"]["NewImage"]["CreatedTime"] = json!({"N": "1700000000000"});
+        let observed = read_record(&later).unwrap().observed;
+        assert!(observed.version > Observed::removal(0, 9).version);
     }
 
     #[test]

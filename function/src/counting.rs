@@ -1,134 +1,122 @@
 //! The exact count of Connected clients: the pure decision, no I/O.
 //!
 //! The count is kept beside the table, from its stream: one *tally* per client (which
-//! revision of the client's item was counted, and whether it was Connected then) and a
+//! version of the client's item was counted, and whether it was Connected then) and a
 //! few counter shards whose sum is the count. A tally changes only together with its
 //! counter shard, in one transaction ([`crate::counts`]), so the sum always equals the
 //! number of tallies that say Connected.
 //!
-//! A stream record is applied only when it is newer than the tally (the item's
-//! `Revision` grows with every write), so a duplicated, replayed or reordered record
-//! changes nothing, and the tallies converge on the items as they are. A removed item's
-//! tally is deleted: a client whose item comes back starts again at revision 1.
+//! Versions are ordered by [`Version`]: the item's `CreatedTime` (a removed and recreated
+//! item starts a later life), its `Revision` within that life (every write adds one),
+//! and last its removal. An observation is applied only when it is newer than the
+//! tally, so duplicated, replayed, late or reordered stream records (and reads of the
+//! item racing the stream) change nothing, and the tallies converge on the items as
+//! they are. A removal leaves a tombstone tally, so that older records arriving after it
+//! stay stale; the counts table expires tombstones after the stream's retention.
+
+/// Where an observation stands in a client's history; compared field by field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    /// The item's `CreatedTime` (0 for an item written before it was recorded).
+    pub created: u64,
+    /// The item's `Revision`.
+    pub revision: u64,
+    /// Whether this is the item's removal (which follows its last write).
+    pub removed: bool,
+}
 
 /// What a stream record (or a read of the item) says about a client's item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Observed {
-    /// The item's `Revision`: of the new image, or of the old one for a removal.
-    pub revision: u64,
-    /// Some(whether it is Connected); None: the item was removed.
-    pub connected: Option<bool>,
-}
-
-/// A client's tally: the revision last counted, and whether it was Connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tally {
-    pub revision: u64,
+    /// For a removal: the old image's `CreatedTime` and `Revision`, with `removed`.
+    pub version: Version,
+    /// Whether the item is Connected (false once removed).
     pub connected: bool,
 }
+
+impl Observed {
+    pub fn item(created: u64, revision: u64, connected: bool) -> Self {
+        Self {
+            version: Version {
+                created,
+                revision,
+                removed: false,
+            },
+            connected,
+        }
+    }
+
+    pub fn removal(created: u64, revision: u64) -> Self {
+        Self {
+            version: Version {
+                created,
+                revision,
+                removed: true,
+            },
+            connected: false,
+        }
+    }
+}
+
+/// A client's tally: the version last counted, and whether it was Connected.
+pub type Tally = Observed;
 
 /// What to do with an observation, given the tally as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Not newer than what is counted: nothing to write.
     Stale,
-    /// Replace the tally (None: delete it) and add `delta` to the count, atomically.
-    Write { tally: Option<Tally>, delta: i64 },
+    /// Replace the tally with the observation and add `delta` to the count, atomically.
+    Write { delta: i64 },
 }
 
 pub fn step(tally: Option<Tally>, observed: Observed) -> Step {
-    let was_connected = i64::from(tally.is_some_and(|t| t.connected));
-    match observed.connected {
-        Some(connected) => {
-            if tally.is_some_and(|t| t.revision >= observed.revision) {
-                return Step::Stale;
-            }
-            Step::Write {
-                tally: Some(Tally {
-                    revision: observed.revision,
-                    connected,
-                }),
-                delta: i64::from(connected) - was_connected,
-            }
-        }
-        // The removal's revision is its old image's: a tally of a later revision is of
-        // an item written after the removal.
-        None => match tally {
-            Some(t) if t.revision <= observed.revision => Step::Write {
-                tally: None,
-                delta: -was_connected,
-            },
-            _ => Step::Stale,
+    match tally {
+        Some(tally) if tally.version >= observed.version => Step::Stale,
+        _ => Step::Write {
+            delta: i64::from(observed.connected) - i64::from(tally.is_some_and(|t| t.connected)),
         },
     }
-}
-
-/// The tally a record's old image implies, the likeliest state before the record: what
-/// the first, read-free write assumes. Only its `connected` is relied on; the write
-/// accepts any older revision.
-pub fn assumed_before(old_image_connected: Option<bool>) -> Option<Tally> {
-    old_image_connected.map(|connected| Tally {
-        revision: 0,
-        connected,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn seen(revision: u64, connected: Option<bool>) -> Observed {
-        Observed {
-            revision,
-            connected,
-        }
-    }
-
-    fn tally(revision: u64, connected: bool) -> Option<Tally> {
-        Some(Tally {
-            revision,
-            connected,
-        })
-    }
-
     #[test]
     fn a_first_connect_counts_one() {
         assert_eq!(
-            step(None, seen(1, Some(true))),
-            Step::Write {
-                tally: tally(1, true),
-                delta: 1
-            }
+            step(None, Observed::item(5, 1, true)),
+            Step::Write { delta: 1 }
         );
     }
 
     #[test]
     fn a_disconnect_after_a_counted_connect_counts_minus_one() {
+        let tally = Observed::item(5, 1, true);
         assert_eq!(
-            step(tally(1, true), seen(2, Some(false))),
-            Step::Write {
-                tally: tally(2, false),
-                delta: -1
-            }
+            step(Some(tally), Observed::item(5, 2, false)),
+            Step::Write { delta: -1 }
         );
     }
 
     #[test]
     fn duplicates_and_older_records_are_stale() {
-        assert_eq!(step(tally(2, false), seen(2, Some(false))), Step::Stale);
-        assert_eq!(step(tally(2, false), seen(1, Some(true))), Step::Stale);
+        let tally = Observed::item(5, 2, false);
+        assert_eq!(step(Some(tally), Observed::item(5, 2, false)), Step::Stale);
+        assert_eq!(step(Some(tally), Observed::item(5, 1, true)), Step::Stale);
     }
 
     #[test]
-    fn a_removal_deletes_the_tally_and_its_count() {
+    fn a_removal_leaves_a_tombstone_that_only_a_later_life_passes() {
+        let tally = Observed::item(5, 3, true);
+        let removal = Observed::removal(5, 3);
+        assert_eq!(step(Some(tally), removal), Step::Write { delta: -1 });
+        assert_eq!(step(Some(removal), removal), Step::Stale);
+        assert_eq!(step(Some(removal), Observed::item(5, 3, true)), Step::Stale);
         assert_eq!(
-            step(tally(3, true), seen(3, None)),
-            Step::Write {
-                tally: None,
-                delta: -1
-            }
+            step(Some(removal), Observed::item(9, 1, true)),
+            Step::Write { delta: 1 }
         );
-        assert_eq!(step(None, seen(3, None)), Step::Stale);
-        assert_eq!(step(tally(4, true), seen(3, None)), Step::Stale);
     }
 }

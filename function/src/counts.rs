@@ -1,7 +1,8 @@
 //! The counts table: each client's tally and the counter shards of the Connected count
 //! ([`crate::counting`] decides; this module writes).
 //!
-//! Items: `Key = "Tally#<ClientID>"` with `Revision` (N) and `Connected` (BOOL), and
+//! Items: `Key = "Tally#<ClientID>"` with the counted [`Version`] (`CreatedTime`,
+//! `Revision`, `Removed`), `Connected` (BOOL) and, on tombstones, `ExpiresAt`; and
 //! `Key = "Connected#<shard>"` with `Count` (N), the shard being
 //! [`crate::store::status_shard`] of the client. A tally change that moves the count is
 //! one `TransactWriteItems` of the tally and its shard; one that does not is a single
@@ -13,22 +14,28 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::counting::{step, Observed, Step, Tally};
+use crate::counting::{step, Observed, Step, Tally, Version};
 use crate::store::{status_shard, Item};
 
 pub const KEY: &str = "Key";
+pub const CREATED: &str = "CreatedTime";
 pub const REVISION: &str = "Revision";
+/// 1 on a tombstone (the item was removed), else 0.
+pub const REMOVED: &str = "Removed";
 pub const CONNECTED: &str = "Connected";
+/// The counts table's TTL attribute, set on tombstones only.
+pub const EXPIRES_AT: &str = "ExpiresAt";
 pub const COUNT: &str = "Count";
+
+const TOMBSTONE_LIFETIME: Duration = Duration::from_secs(2 * 86_400);
 
 /// Writes for one observation before giving up: each retry means another writer
 /// changed the same tally in between, or a transaction conflicted on a counter shard.
@@ -85,40 +92,38 @@ impl Counts {
         &self.table
     }
 
-    /// Brings the client's tally up to `observed`, and the count with it. `assumed` is
-    /// the tally the first write expects (see [`crate::counting::assumed_before`]).
+    /// Brings the client's tally up to `observed`, and the count with it. The first
+    /// write assumes the tally says `assumed_connected` (what the record's old image
+    /// implies) at an older version, and reads nothing.
     pub async fn apply(
         &self,
         client_id: &str,
         observed: Observed,
-        assumed: Option<Tally>,
+        assumed_connected: bool,
     ) -> Result<Applied, CountsError> {
-        let mut round_trips = 0;
-        // The first write accepts any older revision of the assumed state; later ones
-        // expect exactly the tally the failed write returned.
-        let mut expected = Expected::Assumed(assumed);
-        let mut tally = assumed;
+        let mut expected = Expected::Older {
+            connected: assumed_connected,
+        };
+        let mut delta = i64::from(observed.connected) - i64::from(assumed_connected);
         for attempt in 0..MAX_ATTEMPTS {
-            let Step::Write {
-                tally: next,
-                delta,
-            } = step(tally, observed)
-            else {
-                return Ok(Applied {
-                    delta: 0,
-                    round_trips,
-                });
-            };
-            round_trips += 1;
-            match self.write(client_id, &expected, observed, next, delta).await? {
+            let round_trips = attempt as u32 + 1;
+            match self.write(client_id, &expected, observed, delta).await? {
                 Attempt::Written => return Ok(Applied { delta, round_trips }),
-                Attempt::Changed(actual) => {
-                    tally = actual;
-                    expected = Expected::Exactly(actual);
-                }
-                Attempt::Conflict => {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
+                Attempt::Changed(actual) => match step(actual, observed) {
+                    Step::Stale => {
+                        return Ok(Applied {
+                            delta: 0,
+                            round_trips,
+                        })
+                    }
+                    Step::Write {
+                        delta: actual_delta,
+                    } => {
+                        delta = actual_delta;
+                        expected = Expected::Exactly(actual);
+                    }
+                },
+                Attempt::Conflict => tokio::time::sleep(backoff(attempt)).await,
             }
         }
         Err(CountsError::Contention {
@@ -150,7 +155,8 @@ impl Counts {
                 .responses()
                 .and_then(|responses| responses.get(&self.table))
                 .into_iter()
-                .flatten() {
+                .flatten()
+            {
                 total += item
                     .get(COUNT)
                     .and_then(|count| count.as_n().ok())
@@ -172,55 +178,43 @@ impl Counts {
         client_id: &str,
         expected: &Expected,
         observed: Observed,
-        next: Option<Tally>,
         delta: i64,
     ) -> Result<Attempt, CountsError> {
         let mut values = HashMap::new();
-        let condition = expected.condition(observed, next.is_none(), &mut values);
-        let tally_key = key(tally_key(client_id));
-        match next {
-            Some(tally) => {
-                let update_expression = "SET #revision = :nextRevision, #connected = :nextConnected";
-                values.insert(":nextRevision".into(), number(tally.revision));
-                values.insert(":nextConnected".into(), AttributeValue::Bool(tally.connected));
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(tally_key))
-                    .update_expression(update_expression)
-                    .set_expression_attribute_names(Some(names_in(&[update_expression, &condition])))
-                    .condition_expression(condition)
-                    .set_expression_attribute_values(Some(values))
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build()
-                    .expect("table, key and expression are set");
-                if delta == 0 {
-                    self.update_alone(update).await
-                } else {
-                    let item = TransactWriteItem::builder().update(update).build();
-                    self.with_count(client_id, item, delta).await
-                }
-            }
-            None => {
-                let delete = Delete::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(tally_key))
-                    .set_expression_attribute_names(Some(names_in(&[&condition])))
-                    .condition_expression(condition)
-                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build()
-                    .expect("table, key and condition are set");
-                if delta == 0 {
-                    self.delete_alone(delete).await
-                } else {
-                    let item = TransactWriteItem::builder().delete(delete).build();
-                    self.with_count(client_id, item, delta).await
-                }
-            }
+        let condition = expected.condition(observed.version, &mut values);
+        let version = observed.version;
+        values.insert(":nextCreated".into(), number(version.created));
+        values.insert(":nextRevision".into(), number(version.revision));
+        values.insert(":nextRemoved".into(), number(u8::from(version.removed)));
+        values.insert(
+            ":nextConnected".into(),
+            AttributeValue::Bool(observed.connected),
+        );
+        let mut update_expression = "SET #created = :nextCreated, #revision = :nextRevision, \
+            #removed = :nextRemoved, #connected = :nextConnected"
+            .to_owned();
+        if version.removed {
+            // A tombstone is needed only while older records may still arrive.
+            values.insert(":expiresAt".into(), number(tombstone_expiry()));
+            update_expression.push_str(", #expiresAt = :expiresAt");
+        } else {
+            update_expression.push_str(" REMOVE #expiresAt");
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(tally_key(client_id))))
+            .set_expression_attribute_names(Some(names_in(&[&update_expression, &condition])))
+            .update_expression(update_expression)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("table, key and expression are set");
+        if delta == 0 {
+            self.update_alone(update).await
+        } else {
+            let item = TransactWriteItem::builder().update(update).build();
+            self.with_count(client_id, item, delta).await
         }
     }
 
@@ -253,9 +247,7 @@ impl Counts {
                     let reasons = cancelled.cancellation_reasons();
                     let code = |index: usize| reasons.get(index).and_then(|r| r.code());
                     if code(0) == Some("ConditionalCheckFailed") {
-                        Ok(Attempt::Changed(
-                            reasons[0].item().and_then(|item| tally_of(item)),
-                        ))
+                        Ok(Attempt::Changed(reasons[0].item().and_then(tally_of)))
                     } else if reasons
                         .iter()
                         .any(|reason| reason.code() == Some("TransactionConflict"))
@@ -265,9 +257,7 @@ impl Counts {
                         Err(self.error("TransactWriteItems", SdkError::ServiceError(failure)))
                     }
                 }
-                TransactWriteItemsError::TransactionInProgressException(_) => {
-                    Ok(Attempt::Conflict)
-                }
+                TransactWriteItemsError::TransactionInProgressException(_) => Ok(Attempt::Conflict),
                 _ => Err(self.error("TransactWriteItems", SdkError::ServiceError(failure))),
             },
             Err(err) => Err(self.error("TransactWriteItems", err)),
@@ -296,30 +286,6 @@ impl Counts {
                 _ => Err(self.error("UpdateItem", SdkError::ServiceError(failure))),
             },
             Err(err) => Err(self.error("UpdateItem", err)),
-        }
-    }
-
-    async fn delete_alone(&self, delete: Delete) -> Result<Attempt, CountsError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(delete.table_name())
-            .set_key(Some(delete.key().clone()))
-            .set_condition_expression(delete.condition_expression().map(str::to_owned))
-            .set_expression_attribute_names(delete.expression_attribute_names().cloned())
-            .set_expression_attribute_values(delete.expression_attribute_values().cloned())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Attempt::Written),
-            Err(SdkError::ServiceError(failure)) => match failure.err() {
-                DeleteItemError::ConditionalCheckFailedException(failed) => {
-                    Ok(Attempt::Changed(failed.item().and_then(tally_of)))
-                }
-                _ => Err(self.error("DeleteItem", SdkError::ServiceError(failure))),
-            },
-            Err(err) => Err(self.error("DeleteItem", err)),
         }
     }
 
@@ -353,40 +319,43 @@ impl Counts {
 
 /// The tally a write is conditioned on.
 enum Expected {
-    /// The state a stream record implies, at any older revision (None: no tally).
-    Assumed(Option<Tally>),
+    /// Any tally of an older version saying `connected`; none at all counts as not
+    /// connected.
+    Older { connected: bool },
     /// Exactly this tally (None: no tally).
     Exactly(Option<Tally>),
 }
 
 impl Expected {
-    fn condition(
-        &self,
-        observed: Observed,
-        removal: bool,
-        values: &mut HashMap<String, AttributeValue>,
-    ) -> String {
+    fn condition(&self, observed: Version, values: &mut HashMap<String, AttributeValue>) -> String {
         match self {
-            Expected::Assumed(None) | Expected::Exactly(None) => {
-                "attribute_not_exists(#key)".to_owned()
-            }
-            Expected::Assumed(Some(tally)) => {
+            Expected::Older { connected } => {
+                values.insert(":created".into(), number(observed.created));
                 values.insert(":revision".into(), number(observed.revision));
-                values.insert(":wasConnected".into(), AttributeValue::Bool(tally.connected));
-                // A removal's revision is the removed item's: equal is not older.
-                let older = if removal { "<=" } else { "<" };
-                let assumed = format!("#revision {older} :revision AND #connected = :wasConnected");
-                // No tally counts as not connected, with the same delta.
-                if tally.connected || removal {
+                values.insert(":removed".into(), number(u8::from(observed.removed)));
+                values.insert(":wasConnected".into(), AttributeValue::Bool(*connected));
+                // Version order: CreatedTime, then Revision, then the removal.
+                let older = "(#created < :created OR (#created = :created AND \
+                    (#revision < :revision OR (#revision = :revision AND #removed < :removed))))";
+                let assumed = format!("{older} AND #connected = :wasConnected");
+                if *connected {
                     assumed
                 } else {
                     format!("attribute_not_exists(#key) OR ({assumed})")
                 }
             }
+            Expected::Exactly(None) => "attribute_not_exists(#key)".to_owned(),
             Expected::Exactly(Some(tally)) => {
-                values.insert(":revision".into(), number(tally.revision));
-                values.insert(":wasConnected".into(), AttributeValue::Bool(tally.connected));
-                "#revision = :revision AND #connected = :wasConnected".to_owned()
+                values.insert(":created".into(), number(tally.version.created));
+                values.insert(":revision".into(), number(tally.version.revision));
+                values.insert(":removed".into(), number(u8::from(tally.version.removed)));
+                values.insert(
+                    ":wasConnected".into(),
+                    AttributeValue::Bool(tally.connected),
+                );
+                "#created = :created AND #revision = :revision AND #removed = :removed \
+                 AND #connected = :wasConnected"
+                    .to_owned()
             }
         }
     }
@@ -394,11 +363,18 @@ impl Expected {
 
 /// The attribute name placeholders `expressions` use: DynamoDB rejects unused ones.
 fn names_in(expressions: &[&str]) -> HashMap<String, String> {
-    [("#key", KEY), ("#revision", REVISION), ("#connected", CONNECTED)]
-        .into_iter()
-        .filter(|(placeholder, _)| expressions.iter().any(|e| e.contains(placeholder)))
-        .map(|(placeholder, name)| (placeholder.to_owned(), name.to_owned()))
-        .collect()
+    [
+        ("#key", KEY),
+        ("#created", CREATED),
+        ("#revision", REVISION),
+        ("#removed", REMOVED),
+        ("#connected", CONNECTED),
+        ("#expiresAt", EXPIRES_AT),
+    ]
+    .into_iter()
+    .filter(|(placeholder, _)| expressions.iter().any(|e| e.contains(placeholder)))
+    .map(|(placeholder, name)| (placeholder.to_owned(), name.to_owned()))
+    .collect()
 }
 
 pub fn tally_key(client_id: &str) -> String {
@@ -417,11 +393,26 @@ fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn tally_of(item: &Item) -> Option<Tally> {
+/// A tally as stored; None when the item is not one.
+pub fn tally_of(item: &Item) -> Option<Tally> {
+    let number = |name| item.get(name)?.as_n().ok()?.parse::<u64>().ok();
     Some(Tally {
-        revision: item.get(REVISION)?.as_n().ok()?.parse().ok()?,
+        version: Version {
+            created: number(CREATED)?,
+            revision: number(REVISION)?,
+            removed: number(REMOVED)? == 1,
+        },
         connected: *item.get(CONNECTED)?.as_bool().ok()?,
     })
+}
+
+/// Epoch seconds after which a tombstone may expire: beyond the stream's 24-hour
+/// retention (and the mapping's maximum record age), no older record can arrive.
+fn tombstone_expiry() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (now + TOMBSTONE_LIFETIME).as_secs()
 }
 
 /// Full jitter would need a random source; the attempt number spreads retries enough

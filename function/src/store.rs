@@ -41,6 +41,9 @@ pub mod attr {
     pub const LAST_UPDATE_TIME: &str = "LastUpdateTime";
     /// Incremented by every write; the optimistic-concurrency guard.
     pub const REVISION: &str = "Revision";
+    /// Wall-clock milliseconds at which the item was created: a removed and recreated
+    /// item's Revision starts again, its CreatedTime does not (see [`crate::counting`]).
+    pub const CREATED_TIME: &str = "CreatedTime";
     /// Epoch seconds; written only when an item TTL is configured.
     pub const EXPIRES_AT: &str = "ExpiresAt";
     /// `<Status>#<shard>`, the status index key (status index only); see [`super::status_shard`].
@@ -408,13 +411,16 @@ impl Store {
         Ok(output.item)
     }
 
-    /// Attributes every write sets: when, and the revision bump.
+    /// Attributes every write sets: when, since when the item exists, and the revision bump.
     fn common_sets(&self, expr: &mut Expression) -> Vec<String> {
         let revision = expr.name(attr::REVISION);
         let zero = expr.value("zero", number(0));
         let one = expr.value("one", number(1));
+        let created = expr.name(attr::CREATED_TIME);
+        let now = expr.value(attr::LAST_UPDATE_TIME, number(now().as_millis()));
         vec![
-            expr.assign(attr::LAST_UPDATE_TIME, number(now().as_millis())),
+            format!("{} = {now}", expr.name(attr::LAST_UPDATE_TIME)),
+            format!("{created} = if_not_exists({created}, {now})"),
             format!("{revision} = if_not_exists({revision}, {zero}) + {one}"),
         ]
     }

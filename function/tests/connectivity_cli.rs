@@ -234,3 +234,65 @@ fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// A count enabled on a fleet that already exists starts from nothing: `recount` counts
+/// every item through the counter's conditional writes, drops tallies of removed items,
+/// and corrects nothing the second time.
+#[tokio::test]
+async fn recount_brings_the_count_in_line_with_the_table() {
+    let (table, processor) = fleet_table("recount").await;
+    let client = emulator::client();
+    let counts_table = emulator::create_counts_table(&client, "recount").await;
+    for i in 0..9 {
+        let device = format!("gw-{i}");
+        processor
+            .process(&event("connected", &device, 1, T + i))
+            .await
+            .unwrap();
+        if i % 3 == 0 {
+            processor
+                .process(&event("disconnected", &device, 1, T + 1_000 + i))
+                .await
+                .unwrap();
+        }
+    }
+    let recount = |counts_table: &str| -> Value {
+        let output = connectivity(
+            &table,
+            &[
+                "recount",
+                "--counts-table",
+                counts_table,
+                "--counter-shards",
+                "4",
+            ],
+        );
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let first = recount(&counts_table);
+    assert_eq!(first["items"], 9);
+    assert_eq!(first["connected"], 6);
+    assert_eq!(
+        first["corrections"], 6,
+        "the Connected devices were not counted yet"
+    );
+
+    // A Connected device removed while nothing counted the stream: its tally is an orphan.
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("ClientID", AttributeValue::S("gw-1".into()))
+        .send()
+        .await
+        .unwrap();
+    let second = recount(&counts_table);
+    assert_eq!(second["orphans"], 1);
+    assert_eq!(second["connected"], 5);
+
+    let third = recount(&counts_table);
+    assert_eq!(
+        third["corrections"], 0,
+        "an exact count needs no correction"
+    );
+    assert_eq!(third["connected"], 5);
+}

@@ -1,15 +1,18 @@
 //! Property tests of the Connected count over generated histories: clients that connect,
 //! disconnect and whose items are removed and come back; the stream of their status
 //! changes delivered as Lambda delivers it (in order, with duplicates, and replayed from
-//! an earlier checkpoint after a failed batch); and reads of the items arriving in any
-//! order. The count is applied as the counts table applies it: a step decided on the
-//! tally as it is (the conditional writes guarantee no other).
+//! an earlier checkpoint after a failed batch), or in any order at all, mixed with reads
+//! of the items taken at any time. The count is applied as the counts table applies it:
+//! a step decided on the tally as it is (the conditional writes guarantee no other).
 //!
 //! Case count: 1024 per property by default; set PROPTEST_CASES to run more.
 
 use std::collections::HashMap;
 
 use iot_connectivity::counting::{step, Observed, Step, Tally};
+
+/// An item as the table holds it: CreatedTime, Revision, Connected.
+type Item = (u64, u64, bool);
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
@@ -34,50 +37,50 @@ fn change() -> impl Strategy<Value = Change> {
 /// (the module's filter: status changes, a first Connected, removals).
 #[derive(Default)]
 struct Table {
-    items: HashMap<usize, (u64, bool)>,
+    items: HashMap<usize, Item>,
     stream: Vec<(usize, Observed)>,
+    /// Every state an item was seen in, as a read at that moment would return it.
+    reads: Vec<(usize, Observed)>,
+    clock: u64,
 }
 
 impl Table {
     fn apply(&mut self, client: usize, change: Change) {
+        self.clock += 1;
         let before = self.items.get(&client).copied();
-        let revision = before.map_or(1, |(revision, _)| revision + 1);
-        let status = match (change, before) {
-            (Change::Remove, Some((revision, _))) => {
+        let connected = match (change, before) {
+            (Change::Remove, Some((created, revision, _))) => {
                 self.items.remove(&client);
-                self.stream.push((
-                    client,
-                    Observed {
-                        revision,
-                        connected: None,
-                    },
-                ));
+                self.stream
+                    .push((client, Observed::removal(created, revision)));
                 return;
             }
-            (Change::Remove, None) => return,
-            (Change::Touch, None) => return,
-            (Change::Touch, Some((_, connected))) => connected,
+            (Change::Remove | Change::Touch, None) => return,
+            (Change::Touch, Some((_, _, connected))) => connected,
             (Change::Connect, _) => true,
             (Change::Disconnect, _) => false,
         };
-        self.items.insert(client, (revision, status));
+        let (created, revision) = match before {
+            Some((created, revision, _)) => (created, revision + 1),
+            None => (self.clock, 1),
+        };
+        self.items.insert(client, (created, revision, connected));
+        let observed = Observed::item(created, revision, connected);
+        self.reads.push((client, observed));
         let changed = match before {
-            None => status,
-            Some((_, was)) => was != status,
+            None => connected,
+            Some((_, _, was)) => was != connected,
         };
         if changed {
-            self.stream.push((
-                client,
-                Observed {
-                    revision,
-                    connected: Some(status),
-                },
-            ));
+            self.stream.push((client, observed));
         }
     }
 
     fn connected(&self) -> i64 {
-        self.items.values().filter(|(_, connected)| *connected).count() as i64
+        self.items
+            .values()
+            .filter(|(_, _, connected)| *connected)
+            .count() as i64
     }
 }
 
@@ -90,11 +93,8 @@ struct Counts {
 
 impl Counts {
     fn apply(&mut self, client: usize, observed: Observed) {
-        if let Step::Write { tally, delta } = step(self.tallies.get(&client).copied(), observed) {
-            match tally {
-                Some(tally) => self.tallies.insert(client, tally),
-                None => self.tallies.remove(&client),
-            };
+        if let Step::Write { delta } = step(self.tallies.get(&client).copied(), observed) {
+            self.tallies.insert(client, observed);
             self.count += delta;
         }
         let tallied = self.tallies.values().filter(|t| t.connected).count() as i64;
@@ -105,26 +105,29 @@ impl Counts {
 /// Deliveries of a stream of `len` records: in order, each possibly twice, and now and
 /// then back to an earlier checkpoint (a batch that failed part-way).
 fn deliveries(len: usize) -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec((any::<bool>(), 0..8usize, any::<prop::sample::Index>()), len)
-        .prop_map(move |plan| {
-            let mut order = Vec::new();
-            let mut next = 0;
-            let mut replays = 0;
-            while next < len {
-                let (duplicate, replay_odds, back) = plan[next];
+    prop::collection::vec(
+        (any::<bool>(), 0..8usize, any::<prop::sample::Index>()),
+        len,
+    )
+    .prop_map(move |plan| {
+        let mut order = Vec::new();
+        let mut next = 0;
+        let mut replays = 0;
+        while next < len {
+            let (duplicate, replay_odds, back) = plan[next];
+            order.push(next);
+            if duplicate {
                 order.push(next);
-                if duplicate {
-                    order.push(next);
-                }
-                if replay_odds == 0 && replays < len {
-                    replays += 1;
-                    next = back.index(next + 1);
-                } else {
-                    next += 1;
-                }
             }
-            order
-        })
+            if replay_odds == 0 && replays < len {
+                replays += 1;
+                next = back.index(next + 1);
+            } else {
+                next += 1;
+            }
+        }
+        order
+    })
 }
 
 fn histories() -> impl Strategy<Value = Vec<(usize, Change)>> {
@@ -162,16 +165,16 @@ proptest! {
         prop_assert_eq!(counts.count, table.connected());
     }
 
-    /// Without removals, observations (stream records, or reads of an item at any
-    /// time) may arrive in any order and any number of times: once each client's newest
-    /// has arrived, the count is exact.
+    /// Stream records and reads of the items in any order, any number of times: once
+    /// each record has arrived, the count is exact, removals and recreations included.
     #[test]
     fn observations_in_any_order_converge(
-        (history, shuffle, repeats) in prop::collection::vec(
-            (0..6usize, prop_oneof![Just(Change::Connect), Just(Change::Disconnect), Just(Change::Touch)]),
-            0..60,
-        ).prop_flat_map(|history| {
-            let len = history.len();
+        (history, shuffle, repeats) in histories().prop_flat_map(|history| {
+            let mut table = Table::default();
+            for (client, change) in &history {
+                table.apply(*client, *change);
+            }
+            let len = table.stream.len() + table.reads.len();
             (Just(history), Just(()).prop_perturb(move |_, mut rng| {
                 let mut order: Vec<usize> = (0..len).collect();
                 for i in (1..len).rev() {
@@ -182,19 +185,15 @@ proptest! {
         })
     ) {
         let mut table = Table::default();
-        let mut reads = Vec::new();
         for (client, change) in &history {
             table.apply(*client, *change);
-            if let Some((revision, connected)) = table.items.get(client) {
-                reads.push((*client, Observed { revision: *revision, connected: Some(*connected) }));
-            }
         }
+        let observations: Vec<_> = table.stream.iter().chain(&table.reads).copied().collect();
         let mut counts = Counts::default();
         for index in shuffle {
-            if let Some((client, observed)) = reads.get(index) {
-                for _ in 0..=repeats[index] {
-                    counts.apply(*client, *observed);
-                }
+            let (client, observed) = observations[index];
+            for _ in 0..=repeats[index] {
+                counts.apply(client, observed);
             }
         }
         prop_assert_eq!(counts.count, table.connected());

@@ -149,6 +149,7 @@ async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Table {
         .map(|mut item| {
             item.remove("LastUpdateTime");
             item.remove("Revision");
+            item.remove("CreatedTime");
             let id = item["ClientID"].as_s().unwrap().clone();
             (id, item.into_iter().collect())
         })

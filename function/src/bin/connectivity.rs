@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::Message;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
-use iot_connectivity::counting::{assumed_before, Observed, Tally};
+use iot_connectivity::counting::Observed;
 use iot_connectivity::counts::{self, Counts};
 use iot_connectivity::dead_letter::event_of;
 use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
@@ -200,8 +200,9 @@ async fn recount(
         .scan()
         .table_name(table)
         .consistent_read(true)
-        .projection_expression("#client, #status, #revision")
+        .projection_expression("#client, #status, #revision, #created")
         .expression_attribute_names("#client", attr::CLIENT_ID)
+        .expression_attribute_names("#created", attr::CREATED_TIME)
         .expression_attribute_names("#status", attr::STATUS)
         .expression_attribute_names("#revision", attr::REVISION)
         .into_paginator()
@@ -217,13 +218,9 @@ async fn recount(
             continue; // never written by a presence event: nothing to count
         };
         let connected = status == "Connected";
-        let observed = Observed {
-            revision,
-            connected: Some(connected),
-        };
-        let applied = counts
-            .apply(client_id, observed, assumed_before(Some(connected)))
-            .await?;
+        let created = number(&item, attr::CREATED_TIME).unwrap_or(0);
+        let observed = Observed::item(created, revision, connected);
+        let applied = counts.apply(client_id, observed, connected).await?;
         summary.items += 1;
         summary.corrections += u64::from(applied.delta != 0);
         progress.tick();
@@ -243,26 +240,19 @@ async fn recount(
         .items()
         .send();
     while let Some(tally) = tallies.next().await {
-        let tally =
-            tally.map_err(|err| format!("Scan of {}: {}", counts.table(), DisplayErrorContext(err)))?;
-        let (Some(key), Some(revision), Some(connected)) = (
-            text(&tally, counts::KEY),
-            number(&tally, counts::REVISION),
-            tally.get(counts::CONNECTED).and_then(|v| v.as_bool().ok()).copied(),
-        ) else {
+        let tally = tally
+            .map_err(|err| format!("Scan of {}: {}", counts.table(), DisplayErrorContext(err)))?;
+        let (Some(key), Some(counted)) = (text(&tally, counts::KEY), counts::tally_of(&tally))
+        else {
             continue;
         };
+        if counted.version.removed {
+            continue;
+        }
         let client_id = key.trim_start_matches(&counts::tally_key(""));
         if store.get(client_id).await?.is_none() {
-            let removed = Observed {
-                revision,
-                connected: None,
-            };
-            let known = Some(Tally {
-                revision,
-                connected,
-            });
-            let applied = counts.apply(client_id, removed, known).await?;
+            let removed = Observed::removal(counted.version.created, counted.version.revision);
+            let applied = counts.apply(client_id, removed, counted.connected).await?;
             summary.orphans += 1;
             summary.corrections += u64::from(applied.delta != 0);
         }

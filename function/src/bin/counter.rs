@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let config =
         CounterConfig::from_env().inspect_err(|err| error!(error = %err, "cannot start"))?;
     let aws = load_aws_config().await;
-    let counter = Counter::new(&aws, config);
+    let counter = Counter::new(aws_sdk_dynamodb::Client::new(&aws), config);
     let counter = &counter;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed, as in bootstrap: the SDK futures are deep.

@@ -163,3 +163,22 @@ async fn create_table_with(client: &Client, purpose: &str, status_index: bool) -
         .unwrap_or_else(|err| panic!("create table {name}: {err:?}"));
     name
 }
+
+/// Creates a counts table (hash key `Key`), as connected_devices_metric_enabled does.
+pub async fn create_counts_table(client: &Client, purpose: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let name = format!("test-{purpose}-counts-{nanos}");
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("Key", ScalarAttributeType::S))
+        .key_schema(key("Key", KeyType::Hash))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("create table {name}: {err:?}"));
+    name
+}
