@@ -3,7 +3,7 @@
 Each event is a command: {"echo": X} answers X with this process's id and environment;
 {"fail": "..."} reports an invocation error; {"put": {...}} writes a DynamoDB item and
 {"transact": [...]} runs TransactWriteItems, with the sandbox's credentials and endpoint;
-a scheduled event (source aws.events) is sent to the queue in SINK_QUEUE_URL; {"log": "..."} prints the line; {"sleep": s} waits.
+an EventBridge event (one with a detail-type) is sent to the queue in SINK_QUEUE_URL; {"log": "..."} prints the line; {"sleep": s} waits.
 A batch from an event source mapping ({"Records": [...]}) is sent, record by record, to
 the queue in SINK_QUEUE_URL; records mentioning "fail" are reported as batch item
 failures, and a batch mentioning "crash" is an invocation error.
@@ -56,7 +56,7 @@ while True:
             boto3.client("dynamodb").put_item(TableName=event["put"]["table"], Item=event["put"]["item"])
         if "transact" in event:
             boto3.client("dynamodb").transact_write_items(TransactItems=event["transact"])
-        if event.get("source") == "aws.events":
+        if "detail-type" in event:
             boto3.client("sqs").send_message(QueueUrl=os.environ["SINK_QUEUE_URL"], MessageBody=json.dumps(event))
         answer = {
             "echo": event.get("echo"),

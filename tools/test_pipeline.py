@@ -311,6 +311,29 @@ class PipelineTest(unittest.TestCase):
         self.assertEqual(received[0]["detail-type"], "Scheduled Event")
         self.assertEqual(received[0]["resources"], [rule_arn])
 
+    def test_put_events_reach_pattern_rules_and_never_schedules(self) -> None:
+        _, schedule_sink = self.scheduled_function(permit=True)
+        sink_url, sink_arn = self.queue()
+        name, _ = self.function(
+            [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": sink_arn}],
+            Environment={"Variables": {"SINK_QUEUE_URL": sink_url}},
+        )
+        events = self.client("events")
+        source = f"test.{name}"
+        rule_arn = events.put_rule(Name=f"pattern-{name}", EventPattern=json.dumps({"source": [source]}))["RuleArn"]
+        events.put_targets(Rule=f"pattern-{name}", Targets=[{"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"}])
+        self.client("lambda").add_permission(
+            FunctionName=name, StatementId="events", Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com", SourceArn=rule_arn,
+        )
+        answer = events.put_events(Entries=[{"Source": source, "DetailType": "Device Connected", "Detail": "{}"}])
+        self.assertEqual(answer["FailedEntryCount"], 0)
+        self.drain()
+        delivered = self.messages(sink_url)
+        self.assertEqual([(e["source"], e["detail-type"]) for e in delivered], [(source, "Device Connected")])
+        scheduled = self.messages(schedule_sink)
+        self.assertTrue(all(e["detail-type"] == "Scheduled Event" for e in scheduled), "a schedule matches no put event")
+
     def test_a_schedule_needs_the_functions_permission(self) -> None:
         _, sink_url = self.scheduled_function(permit=False)
         time.sleep(4)  # three periods

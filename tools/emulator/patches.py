@@ -162,7 +162,7 @@ def apply_all(endpoint_url: str):
     from . import event_sources, iam, iot_rules, lambda_api
     from .async_invoke import AsyncInvoker
     from .lambda_runner import LambdaRunner
-    from .schedules import Scheduler
+    from . import schedules
 
     apply_patches()
     iam.patch_enforcement()
@@ -171,5 +171,5 @@ def apply_all(endpoint_url: str):
     lambda_api.patch(runner, invoker)
     iot_rules.patch(iot_rules.RulesEngine(invoker))
     event_sources.patch(event_sources.EventSourcePoller(runner))
-    Scheduler(invoker)
+    schedules.patch(schedules.Scheduler(invoker))
     return runner

@@ -1,13 +1,16 @@
-"""EventBridge schedules: rules with a `rate(...)` ScheduleExpression invoke their Lambda
-targets, as EventBridge does (EventBridge guide: "Creating a rule that runs on a
-schedule", "Using resource-based policies for Amazon EventBridge").
+"""EventBridge rules with Lambda targets: schedules, and event patterns, as EventBridge runs
+them (EventBridge guide: "Creating a rule that runs on a schedule", "Using
+resource-based policies for Amazon EventBridge").
 
-moto stores scheduled rules and never runs them. Here a thread fires each enabled rule
-on the default bus once per period, the first time one period after it was first seen.
-A Lambda target is invoked asynchronously with the "Scheduled Event" (or the target's
+moto stores scheduled rules and never runs them; worse, it sends every PutEvents event
+to them too (a schedule has no event pattern, which moto reads as "match all") and fails
+the PutEvents with a 500 on their Lambda targets. Here a thread fires each enabled
+scheduled rule once per period, the first time one period after it was first seen, and
+a scheduled rule matches no put event. A Lambda target (of a schedule, or of a pattern
+rule matching a put event) is invoked asynchronously with the event (or the target's
 constant `Input`), and only when the function's resource policy lets
 `events.amazonaws.com` invoke it for the rule's ARN; otherwise the invocation fails, as
-EventBridge's FailedInvocations would count it.
+EventBridge's FailedInvocations would count it. Other targets stay moto's.
 
 `EMULATOR_SCHEDULE_TIME_SCALE` (default 1) multiplies every period, so that a test can
 see `rate(1 minute)` fire every few seconds. Cron expressions, `InputPath`,
@@ -25,8 +28,10 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import copy
+
 from moto.awslambda.models import lambda_backends
-from moto.events.models import events_backends
+from moto.events.models import Rule, events_backends
 
 from . import iam
 
@@ -108,18 +113,22 @@ class Scheduler:
             del self._due[arn]
 
     def fire(self, rule) -> None:
+        event = scheduled_event(rule)
         for target in list(rule.targets):
-            arn = target.get("Arn", "")
-            if ":lambda:" not in arn:
-                log.warning("%s: target %s is not emulated (only Lambda targets run)", rule.arn, arn)
-                continue
-            if "InputPath" in target or "InputTransformer" in target:
-                log.warning("%s: target %s: InputPath and InputTransformer are not emulated", rule.arn, target.get("Id"))
-                continue
-            payload = target["Input"] if target.get("Input") else json.dumps(scheduled_event(rule))
-            why = self._invoke(rule, arn, payload.encode())
-            if why:
-                log.error("%s: FailedInvocations: %s", rule.arn, why)
+            if ":lambda:" in target.get("Arn", ""):
+                self.deliver(rule, target, event)
+            else:
+                log.warning("%s: target %s of a schedule is not emulated (only Lambda targets run)", rule.arn, target.get("Arn"))
+
+    def deliver(self, rule, target: dict, event: dict) -> None:
+        """One event to one Lambda target of `rule`."""
+        if "InputPath" in target or "InputTransformer" in target:
+            log.warning("%s: target %s: InputPath and InputTransformer are not emulated", rule.arn, target.get("Id"))
+            return
+        payload = target["Input"] if target.get("Input") else json.dumps(event, default=str)
+        why = self._invoke(rule, target["Arn"], payload.encode())
+        if why:
+            log.error("%s: FailedInvocations: %s", rule.arn, why)
 
     def _invoke(self, rule, function_arn: str, payload: bytes) -> str | None:
         region, account = function_arn.split(":")[3], function_arn.split(":")[4]
@@ -131,3 +140,22 @@ class Scheduler:
             return f"no resource policy statement of {function_arn} lets events.amazonaws.com invoke it for {rule.arn}"
         self.invoker.submit(function, payload)
         return None
+
+
+def patch(scheduler: Scheduler) -> None:
+    """Put events reach pattern rules only; their Lambda targets run as above."""
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Rule, event: dict, transform_input: bool = True) -> None:
+        if self.scheduled_expression or not self.event_pattern.matches_event(event):
+            return
+        others = [target for target in self.targets if ":lambda:" not in target.get("Arn", "")]
+        for target in self.targets:
+            if ":lambda:" in target.get("Arn", ""):
+                scheduler.deliver(self, target, event)
+        if others:
+            rule = copy.copy(self)
+            rule.targets = others
+            original(rule, event, transform_input)
+
+    Rule.send_to_targets = send_to_targets
