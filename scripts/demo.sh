@@ -133,6 +133,10 @@ python "$ROOT/tools/status.py" "$table" | sed 's/^/   /'
 announcements
 
 echo
+echo "== The ConnectedDevices metric, counted from the table's stream (published once a minute on AWS, every 3 s here)"
+python "$ROOT/tools/connected_devices.py" demo "$table" | sed 's/^/   /'
+
+echo
 if $keep; then
   trap - EXIT
   echo "== Left running. In this shell:"
