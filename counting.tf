@@ -192,17 +192,11 @@ resource "aws_lambda_event_source_mapping" "counter" {
   function_response_types        = ["ReportBatchItemFailures"]
 
   filter_criteria {
-    filter {
-      pattern = jsonencode({ dynamodb = { OldImage = { Status = { S = ["Connected"] } }, NewImage = { Status = { S = ["Disconnected"] } } } })
-    }
-    filter {
-      pattern = jsonencode({ dynamodb = { OldImage = { Status = { S = ["Disconnected"] } }, NewImage = { Status = { S = ["Connected"] } } } })
-    }
-    filter {
-      pattern = jsonencode({ eventName = ["INSERT"], dynamodb = { NewImage = { Status = { S = ["Connected"] } } } })
-    }
-    filter {
-      pattern = jsonencode({ eventName = ["REMOVE"] })
+    dynamic "filter" {
+      for_each = concat(local.status_change_patterns, [jsonencode({ eventName = ["REMOVE"] })])
+      content {
+        pattern = filter.value
+      }
     }
   }
 

@@ -179,14 +179,11 @@ resource "aws_lambda_event_source_mapping" "stream" {
   function_response_types        = ["ReportBatchItemFailures"]
 
   filter_criteria {
-    filter {
-      pattern = jsonencode({ dynamodb = { OldImage = { Status = { S = ["Connected"] } }, NewImage = { Status = { S = ["Disconnected"] } } } })
-    }
-    filter {
-      pattern = jsonencode({ dynamodb = { OldImage = { Status = { S = ["Disconnected"] } }, NewImage = { Status = { S = ["Connected"] } } } })
-    }
-    filter {
-      pattern = jsonencode({ eventName = ["INSERT"], dynamodb = { NewImage = { Status = { S = ["Connected"] } } } })
+    dynamic "filter" {
+      for_each = local.status_change_patterns
+      content {
+        pattern = filter.value
+      }
     }
   }
 

@@ -15,6 +15,13 @@ locals {
 
   # The module's own readers of the table's stream.
   stream_consumed = var.events_enabled || var.connected_devices_metric_enabled
+  # Stream records of a status change: Connected to Disconnected or back, or a client
+  # that appeared Connected (the notifier's own writes leave Status alone).
+  status_change_patterns = [
+    jsonencode({ dynamodb = { OldImage = { Status = { S = ["Connected"] } }, NewImage = { Status = { S = ["Disconnected"] } } } }),
+    jsonencode({ dynamodb = { OldImage = { Status = { S = ["Disconnected"] } }, NewImage = { Status = { S = ["Connected"] } } } }),
+    jsonencode({ eventName = ["INSERT"], dynamodb = { NewImage = { Status = { S = ["Connected"] } } } }),
+  ]
 
   create_dead_letter_queue = var.dead_letter_queue == null
   dead_letter_queue_arn    = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].arn : var.dead_letter_queue.arn

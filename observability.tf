@@ -17,6 +17,20 @@ locals {
     destination-delivery-failures = ["DestinationDeliveryFailures", "Lambda could not send failed events to the dead-letter queue (permissions, KMS key, queue deleted)."]
   }
 
+  # The table stream's readers, alarmed alike.
+  stream_consumers = merge(
+    var.events_enabled ? { notifier = {
+      function_name = one(aws_lambda_function.notifier[*].function_name)
+      errors        = "The notifier failed batches; stream batches are retried, then described in the dead-letter queue."
+      lag           = "Announcements lag behind the table's stream."
+    } } : {},
+    var.connected_devices_metric_enabled ? { counter = {
+      function_name = one(aws_lambda_function.counter[*].function_name)
+      errors        = "The counter failed: stream batches are retried, then described in the dead-letter queue (run connectivity recount); a failed publication leaves a gap in ConnectedDevices."
+      lag           = "ConnectedDevices lags behind the table's stream."
+    } } : {},
+  )
+
   alarm_definitions = merge(
     { for name, alarm in local.function_alarms : name => {
       description = alarm[1]
@@ -70,42 +84,22 @@ locals {
         threshold   = 0
       }
     } : {},
-    var.events_enabled ? {
-      notifier-errors = {
-        description = "The notifier failed batches; stream batches are retried, then described in the dead-letter queue."
-        namespace   = "AWS/Lambda"
-        metric      = "Errors"
-        statistic   = "Sum"
-        dimensions  = { FunctionName = one(aws_lambda_function.notifier[*].function_name) }
-        threshold   = 0
-      }
-      notifier-iterator-age = {
-        description = "Announcements lag behind the table's stream."
-        namespace   = "AWS/Lambda"
-        metric      = "IteratorAge"
-        statistic   = "Maximum"
-        dimensions  = { FunctionName = one(aws_lambda_function.notifier[*].function_name) }
-        threshold   = try(var.alarms.iterator_age_threshold_seconds, 300) * 1000
-      }
-    } : {},
-    var.connected_devices_metric_enabled ? {
-      counter-errors = {
-        description = "The counter failed: stream batches are retried, then described in the dead-letter queue (run connectivity recount); a failed publication leaves a gap in ConnectedDevices."
-        namespace   = "AWS/Lambda"
-        metric      = "Errors"
-        statistic   = "Sum"
-        dimensions  = { FunctionName = one(aws_lambda_function.counter[*].function_name) }
-        threshold   = 0
-      }
-      counter-iterator-age = {
-        description = "ConnectedDevices lags behind the table's stream."
-        namespace   = "AWS/Lambda"
-        metric      = "IteratorAge"
-        statistic   = "Maximum"
-        dimensions  = { FunctionName = one(aws_lambda_function.counter[*].function_name) }
-        threshold   = try(var.alarms.iterator_age_threshold_seconds, 300) * 1000
-      }
-    } : {},
+    { for name, consumer in local.stream_consumers : "${name}-errors" => {
+      description = consumer.errors
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      statistic   = "Sum"
+      dimensions  = { FunctionName = consumer.function_name }
+      threshold   = 0
+    } },
+    { for name, consumer in local.stream_consumers : "${name}-iterator-age" => {
+      description = consumer.lag
+      namespace   = "AWS/Lambda"
+      metric      = "IteratorAge"
+      statistic   = "Maximum"
+      dimensions  = { FunctionName = consumer.function_name }
+      threshold   = try(var.alarms.iterator_age_threshold_seconds, 300) * 1000
+    } },
   )
 }
 

@@ -130,19 +130,24 @@ func TestPlanEvents(t *testing.T) {
 
 	// Least privilege: its table, its stream, its queue, the one bus, its log group.
 	policy := change(t, plan, "data.aws_iam_policy_document.notifier[0]")
+	assert.Equal(t, []string{
+		"dynamodb:DescribeStream", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+		"dynamodb:ListStreams", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream", "logs:PutLogEvents",
+		"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:SendMessage",
+	}, policyActions(policy))
+	assert.Regexp(t, `^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus/fleet$`, statementResource(policy, "Bus"))
+}
+
+// policyActions lists every action of a planned policy document's statements, sorted.
+func policyActions(document map[string]any) []string {
 	var actions []string
-	for _, statement := range policy["statement"].([]any) {
+	for _, statement := range document["statement"].([]any) {
 		for _, action := range statement.(map[string]any)["actions"].([]any) {
 			actions = append(actions, action.(string))
 		}
 	}
 	sort.Strings(actions)
-	assert.Equal(t, []string{
-		"dynamodb:DescribeStream", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-		"dynamodb:ListStreams", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream", "logs:PutLogEvents",
-		"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:SendMessage",
-	}, actions)
-	assert.Regexp(t, `^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus/fleet$`, statementResource(policy, "Bus"))
+	return actions
 }
 
 // statementResource is the single resource of the statement with this Sid.
@@ -523,17 +528,9 @@ func TestPlanConnectedDevices(t *testing.T) {
 	build := change(t, plan, "terraform_data.build[0]")
 	assert.Equal(t, "bootstrap,counter", build["triggers_replace"].(map[string]any)["binaries"])
 
-	policy := change(t, plan, "data.aws_iam_policy_document.counter[0]")
-	var actions []string
-	for _, statement := range policy["statement"].([]any) {
-		for _, action := range statement.(map[string]any)["actions"].([]any) {
-			actions = append(actions, action.(string))
-		}
-	}
-	sort.Strings(actions)
 	assert.Equal(t, []string{
 		"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:DescribeStream", "dynamodb:GetRecords",
 		"dynamodb:GetShardIterator", "dynamodb:ListStreams", "dynamodb:UpdateItem",
 		"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
-	}, actions)
+	}, policyActions(change(t, plan, "data.aws_iam_policy_document.counter[0]")))
 }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::counting::{step, Observed, Step, Tally, Version};
-use crate::store::{status_shard, Item};
+use crate::store::{error_message, status_shard, Item};
 
 pub const KEY: &str = "Key";
 pub const CREATED: &str = "CreatedTime";
@@ -294,18 +294,7 @@ impl Counts {
         E: std::error::Error + ProvideErrorMetadata + 'static,
         R: std::fmt::Debug,
     {
-        let message = match &err {
-            SdkError::ServiceError(failure) => {
-                let meta = failure.err().meta();
-                format!(
-                    "{}: {}",
-                    meta.code().unwrap_or("unknown error"),
-                    meta.message().unwrap_or("no message")
-                )
-            }
-            other => DisplayErrorContext(other).to_string(),
-        };
-        self.error_text(operation, message)
+        self.error_text(operation, error_message(&err))
     }
 
     fn error_text(&self, operation: &'static str, message: String) -> CountsError {

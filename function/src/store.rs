@@ -474,23 +474,32 @@ impl Store {
         E: std::error::Error + ProvideErrorMetadata + 'static,
         R: std::fmt::Debug,
     {
-        let message = match &err {
-            SdkError::ServiceError(failure) => {
-                let meta = failure.err().meta();
-                format!(
-                    "{}: {}",
-                    meta.code().unwrap_or("unknown error"),
-                    meta.message().unwrap_or("no message")
-                )
-            }
-            other => DisplayErrorContext(other).to_string(),
-        };
         StoreError::DynamoDb {
             operation,
             table: self.table.clone(),
             client_id: client_id.to_owned(),
-            message,
+            message: error_message(&err),
         }
+    }
+}
+
+/// A DynamoDB error as one line: the service's code and message, or what went wrong on
+/// the way (timeout, connection, credentials).
+pub fn error_message<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(failure) => {
+            let meta = failure.err().meta();
+            format!(
+                "{}: {}",
+                meta.code().unwrap_or("unknown error"),
+                meta.message().unwrap_or("no message")
+            )
+        }
+        other => DisplayErrorContext(other).to_string(),
     }
 }
 
