@@ -294,10 +294,11 @@ func assertLogGroup(t *testing.T, cfg aws.Config, out map[string]string) {
 	for _, group := range groups.LogGroups {
 		retention[aws.ToString(group.LogGroupName)] = aws.ToInt32(group.RetentionInDays)
 	}
-	// The notifier's group shares the prefix.
+	// The notifier's and the counter's groups share the prefix.
 	assert.Equal(t, map[string]int32{
 		"/aws/lambda/" + out["lambda_function_name"]:   30,
 		"/aws/lambda/" + out["notifier_function_name"]: 30,
+		"/aws/lambda/" + out["counter_function_name"]:  30,
 	}, retention)
 }
 
