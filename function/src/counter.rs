@@ -13,7 +13,7 @@ use crate::counting::Observed;
 use crate::counts::{Counts, CountsError, MAX_SHARDS};
 use crate::metrics::{emit, Directive, Metric, MetricsConfig};
 use crate::notifier::{item_of, BatchResponse, ItemFailure};
-use crate::store::{attr, Item};
+use crate::store::{attr, number_attr, Item};
 
 pub const METRIC: &str = "ConnectedDevices";
 
@@ -74,15 +74,13 @@ pub fn read_record(record: &Value) -> Option<CountedRecord> {
             .and_then(|status| status.as_s().ok())
             .map(|status| status == "Connected")
     };
-    let number =
-        |item: &Item, name: &str| -> Option<u64> { item.get(name)?.as_n().ok()?.parse().ok() };
     // Items written before CreatedTime was recorded are in their first life: 0.
-    let created = |item: &Item| number(item, attr::CREATED_TIME).unwrap_or(0);
+    let created = |item: &Item| number_attr(item, attr::CREATED_TIME).unwrap_or(0);
     let observed = match record["eventName"].as_str()? {
-        "REMOVE" => Observed::removal(created(&old), number(&old, attr::REVISION)?),
+        "REMOVE" => Observed::removal(created(&old), number_attr(&old, attr::REVISION)?),
         _ => Observed::item(
             created(&new),
-            number(&new, attr::REVISION)?,
+            number_attr(&new, attr::REVISION)?,
             connected(&new)?,
         ),
     };

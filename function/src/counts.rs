@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::counting::{step, Observed, Step, Tally, Version};
-use crate::store::{error_message, status_shard, Item};
+use crate::store::{error_message, number, number_attr, status_shard, Item};
 
 pub const KEY: &str = "Key";
 pub const CREATED: &str = "CreatedTime";
@@ -319,10 +319,7 @@ impl Expected {
     fn condition(&self, observed: Version, values: &mut HashMap<String, AttributeValue>) -> String {
         match self {
             Expected::Older { connected } => {
-                values.insert(":created".into(), number(observed.created));
-                values.insert(":revision".into(), number(observed.revision));
-                values.insert(":removed".into(), number(u8::from(observed.removed)));
-                values.insert(":wasConnected".into(), AttributeValue::Bool(*connected));
+                expect(values, observed, *connected);
                 // Version order: CreatedTime, then Revision, then the removal.
                 let older = "(#created < :created OR (#created = :created AND \
                     (#revision < :revision OR (#revision = :revision AND #removed < :removed))))";
@@ -335,19 +332,21 @@ impl Expected {
             }
             Expected::Exactly(None) => "attribute_not_exists(#key)".to_owned(),
             Expected::Exactly(Some(tally)) => {
-                values.insert(":created".into(), number(tally.version.created));
-                values.insert(":revision".into(), number(tally.version.revision));
-                values.insert(":removed".into(), number(u8::from(tally.version.removed)));
-                values.insert(
-                    ":wasConnected".into(),
-                    AttributeValue::Bool(tally.connected),
-                );
+                expect(values, tally.version, tally.connected);
                 "#created = :created AND #revision = :revision AND #removed = :removed \
                  AND #connected = :wasConnected"
                     .to_owned()
             }
         }
     }
+}
+
+/// The values a condition compares the tally with.
+fn expect(values: &mut HashMap<String, AttributeValue>, version: Version, connected: bool) {
+    values.insert(":created".into(), number(version.created));
+    values.insert(":revision".into(), number(version.revision));
+    values.insert(":removed".into(), number(u8::from(version.removed)));
+    values.insert(":wasConnected".into(), AttributeValue::Bool(connected));
 }
 
 /// The attribute name placeholders `expressions` use: DynamoDB rejects unused ones.
@@ -378,18 +377,13 @@ fn key(value: String) -> HashMap<String, AttributeValue> {
     HashMap::from([(KEY.to_owned(), AttributeValue::S(value))])
 }
 
-fn number(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
 /// A tally as stored; None when the item is not one.
 pub fn tally_of(item: &Item) -> Option<Tally> {
-    let number = |name| item.get(name)?.as_n().ok()?.parse::<u64>().ok();
     Some(Tally {
         version: Version {
-            created: number(CREATED)?,
-            revision: number(REVISION)?,
-            removed: number(REMOVED)? == 1,
+            created: number_attr(item, CREATED)?,
+            revision: number_attr(item, REVISION)?,
+            removed: number_attr::<u8>(item, REMOVED)? == 1,
         },
         connected: *item.get(CONNECTED)?.as_bool().ok()?,
     })

@@ -771,11 +771,13 @@ fn opposite(presence: Presence) -> Presence {
     }
 }
 
-fn number(value: impl ToString) -> AttributeValue {
+/// A DynamoDB number.
+pub fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn number_attr<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+/// A number attribute of an item, parsed; None when it is absent or not a `T`.
+pub fn number_attr<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 

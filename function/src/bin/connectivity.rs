@@ -19,7 +19,7 @@ use iot_connectivity::dead_letter::event_of;
 use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
 use iot_connectivity::ordering::Presence;
 use iot_connectivity::processor::{load_cli_aws_config, Config, Outcome, Processor};
-use iot_connectivity::store::{attr, Item, Store};
+use iot_connectivity::store::{attr, number_attr, Item, Store};
 use tokio::io::AsyncWriteExt;
 
 #[derive(Parser)]
@@ -213,12 +213,12 @@ async fn recount(
         let (Some(client_id), Some(status), Some(revision)) = (
             text(&item, attr::CLIENT_ID),
             text(&item, attr::STATUS),
-            number(&item, attr::REVISION),
+            number_attr(&item, attr::REVISION),
         ) else {
             continue; // never written by a presence event: nothing to count
         };
         let connected = status == "Connected";
-        let created = number(&item, attr::CREATED_TIME).unwrap_or(0);
+        let created = number_attr(&item, attr::CREATED_TIME).unwrap_or(0);
         let observed = Observed::item(created, revision, connected);
         let applied = counts.apply(client_id, observed, connected).await?;
         summary.items += 1;
@@ -265,10 +265,6 @@ async fn recount(
 
 fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)?.as_s().ok().map(String::as_str)
-}
-
-fn number(item: &Item, name: &str) -> Option<u64> {
-    item.get(name)?.as_n().ok()?.parse().ok()
 }
 
 #[derive(Debug, Default, serde::Serialize)]
