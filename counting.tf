@@ -139,16 +139,16 @@ resource "aws_lambda_function" "counter" {
   description   = substr("Counts the Connected devices of DynamoDB table ${var.table_name} and publishes ConnectedDevices.", 0, 256)
   role          = aws_iam_role.counter[0].arn
   runtime       = "provided.al2023"
-  handler       = "bootstrap"
+  handler       = "counter"
   architectures = [var.architecture]
   memory_size   = var.memory_size
   timeout       = var.timeout
 
-  filename          = local.build_package ? local.built_counter_package : var.counter_package_path
-  source_code_hash  = var.counter_package_path == null ? null : filebase64sha256(var.counter_package_path)
-  s3_bucket         = try(var.counter_s3_package.bucket, null)
-  s3_key            = try(var.counter_s3_package.key, null)
-  s3_object_version = try(var.counter_s3_package.object_version, null)
+  filename          = local.package.filename
+  source_code_hash  = local.package.source_code_hash
+  s3_bucket         = local.package.s3_bucket
+  s3_key            = local.package.s3_key
+  s3_object_version = local.package.s3_object_version
 
   environment {
     variables = merge(local.counter_environment, local.metrics_environment)
@@ -168,13 +168,6 @@ resource "aws_lambda_function" "counter" {
     aws_cloudwatch_log_group.counter,
     aws_iam_role_policy.counter,
   ]
-
-  lifecycle {
-    precondition {
-      condition     = local.build_package || var.counter_package_path != null || var.counter_s3_package != null
-      error_message = "With a prebuilt package and connected_devices_metric_enabled, set counter_package_path or counter_s3_package too."
-    }
-  }
 }
 
 # What can change the count: a status change, a first Connected, a removal (TTL). From

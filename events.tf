@@ -119,16 +119,16 @@ resource "aws_lambda_function" "notifier" {
   description   = substr("Announces device connectivity changes of DynamoDB table ${var.table_name} on EventBridge.", 0, 256)
   role          = aws_iam_role.notifier[0].arn
   runtime       = "provided.al2023"
-  handler       = "bootstrap"
+  handler       = "notifier"
   architectures = [var.architecture]
   memory_size   = var.memory_size
   timeout       = local.notifier_timeout
 
-  filename          = local.build_package ? local.built_notifier_package : var.notifier_package_path
-  source_code_hash  = var.notifier_package_path == null ? null : filebase64sha256(var.notifier_package_path)
-  s3_bucket         = try(var.notifier_s3_package.bucket, null)
-  s3_key            = try(var.notifier_s3_package.key, null)
-  s3_object_version = try(var.notifier_s3_package.object_version, null)
+  filename          = local.package.filename
+  source_code_hash  = local.package.source_code_hash
+  s3_bucket         = local.package.s3_bucket
+  s3_key            = local.package.s3_key
+  s3_object_version = local.package.s3_object_version
 
   environment {
     variables = merge({
@@ -154,13 +154,6 @@ resource "aws_lambda_function" "notifier" {
     aws_cloudwatch_log_group.notifier,
     aws_iam_role_policy.notifier,
   ]
-
-  lifecycle {
-    precondition {
-      condition     = local.build_package || var.notifier_package_path != null || var.notifier_s3_package != null
-      error_message = "With a prebuilt package and events_enabled, set notifier_package_path or notifier_s3_package too."
-    }
-  }
 }
 
 # Only status changes invoke the notifier: a client that went from Connected to

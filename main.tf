@@ -49,6 +49,23 @@ locals {
     var.status_index_enabled ? { STATUS_INDEX_SHARDS = tostring(var.status_index_shards) } : {},
     local.metrics_environment,
   )
+  # What changes what a write to the table looks like, kept with the table so that the
+  # operators' CLIs (replay, connectivity) write what the functions write knowing only the
+  # table's name (function/src/deployment.rs reads them). Tags, not an item: an item would
+  # show in every scan, stream and count. Tag values allow only letters, digits, spaces
+  # and + - = . _ : /, hence the prefixes as base64 of a JSON list.
+  settings_tags = merge(
+    {
+      "iot-connectivity:settings-version"                = "1"
+      "iot-connectivity:status-index-shards"             = var.status_index_enabled ? tostring(var.status_index_shards) : "off"
+      "iot-connectivity:item-ttl-seconds"                = var.item_ttl_days == null ? "off" : tostring(var.item_ttl_days * 86400)
+      "iot-connectivity:record-unknown-connect-failures" = tostring(var.record_unknown_connect_failures)
+      "iot-connectivity:ignored-client-id-prefixes"      = base64encode(jsonencode(var.ignored_client_id_prefixes))
+      "iot-connectivity:counts-table"                    = var.connected_devices_metric_enabled ? local.counts_table : "off"
+    },
+    var.connected_devices_metric_enabled ? { "iot-connectivity:counter-shards" = tostring(var.connected_devices_counter_shards) } : {},
+  )
+
   # EMF lines: CloudWatch extracts the metrics from the log group.
   metrics_environment = var.metrics_enabled ? {
     METRICS_NAMESPACE  = var.metrics_namespace
@@ -114,9 +131,14 @@ resource "aws_dynamodb_table" "connectivity" {
     }
   }
 
-  tags = var.tags
+  # The settings win over a caller's tag of the same key.
+  tags = merge(var.tags, local.settings_tags)
 
   lifecycle {
+    precondition {
+      condition     = length(local.settings_tags["iot-connectivity:ignored-client-id-prefixes"]) <= 256
+      error_message = "ignored_client_id_prefixes are too long to keep with the table: at most about 180 characters in all."
+    }
     precondition {
       condition     = !local.stream_consumed || var.stream_view_type == null || var.stream_view_type == "NEW_AND_OLD_IMAGES"
       error_message = "events_enabled and connected_devices_metric_enabled each need the stream's NEW_AND_OLD_IMAGES view: leave stream_view_type null or set it to that."
@@ -139,18 +161,18 @@ resource "aws_lambda_function" "this" {
   description   = substr("Keeps the latest connectivity of each AWS IoT Core client in DynamoDB table ${var.table_name}.", 0, 256)
   role          = aws_iam_role.function.arn
   runtime       = "provided.al2023"
-  handler       = "bootstrap"
+  handler       = "presence"
   architectures = [var.architecture]
   memory_size   = var.memory_size
   timeout       = var.timeout
 
   reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
 
-  filename          = local.build_package ? local.built_package : var.package_path
-  source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
-  s3_bucket         = try(var.s3_package.bucket, null)
-  s3_key            = try(var.s3_package.key, null)
-  s3_object_version = try(var.s3_package.object_version, null)
+  filename          = local.package.filename
+  source_code_hash  = local.package.source_code_hash
+  s3_bucket         = local.package.s3_bucket
+  s3_key            = local.package.s3_key
+  s3_object_version = local.package.s3_object_version
 
   environment {
     variables = local.environment

@@ -1,5 +1,5 @@
-# The deployment package: built from function/ with cargo-lambda (default), or a
-# prebuilt zip on disk (package_path) or in S3 (s3_package).
+# The deployment package, one for every function: built from function/ with cargo-lambda
+# (default), or a prebuilt zip on disk (package_path) or in S3 (s3_package).
 #
 # How the build avoids the known traps of building Lambda packages in Terraform:
 # - Only the inputs of the binary are hashed at plan (function/src/**, the manifests and
@@ -22,17 +22,19 @@ locals {
     "${file} ${filesha256("${path.module}/${file}")}"
   ]))
 
-  build_directory        = "${path.root}/builds/${var.name}/${var.architecture}-${substr(local.source_hash, 0, 16)}"
-  built_package          = "${local.build_directory}/bootstrap/bootstrap.zip"
-  built_notifier_package = "${local.build_directory}/notifier/bootstrap.zip"
-  built_counter_package  = "${local.build_directory}/counter/bootstrap.zip"
-  # The notifier and the counter are built only when they are deployed.
-  built_binaries = concat(
-    ["bootstrap"],
-    var.events_enabled ? ["notifier"] : [],
-    var.connected_devices_metric_enabled ? ["counter"] : [],
-  )
+  build_directory   = "${path.root}/builds/${var.name}/${var.architecture}-${substr(local.source_hash, 0, 16)}"
+  built_package     = "${local.build_directory}/bootstrap/bootstrap.zip"
   cargo_lambda_arch = var.architecture == "arm64" ? "--arm64" : "--x86-64"
+
+  # One package for every function: each names its role in `handler` (presence,
+  # notifier, counter), which a custom runtime reads as _HANDLER.
+  package = {
+    filename          = local.build_package ? local.built_package : var.package_path
+    source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
+    s3_bucket         = try(var.s3_package.bucket, null)
+    s3_key            = try(var.s3_package.key, null)
+    s3_object_version = try(var.s3_package.object_version, null)
+  }
 }
 
 resource "terraform_data" "build" {
@@ -42,11 +44,10 @@ resource "terraform_data" "build" {
     source_hash   = local.source_hash
     architecture  = var.architecture
     function_name = local.function_name
-    binaries      = join(",", local.built_binaries)
   }
 
   provisioner "local-exec" {
     working_dir = path.module
-    command     = "cargo lambda build --release --no-default-features ${join(" ", [for bin in local.built_binaries : "--bin ${bin}"])} ${local.cargo_lambda_arch} --output-format zip --lambda-dir '${abspath(local.build_directory)}'"
+    command     = "cargo lambda build --release --no-default-features --bin bootstrap ${local.cargo_lambda_arch} --output-format zip --lambda-dir '${abspath(local.build_directory)}'"
   }
 }

@@ -123,13 +123,13 @@ variable "architecture" {
 }
 
 variable "package_path" {
-  description = "Path to a prebuilt deployment zip (holding `bootstrap`) to deploy instead of building function/ with cargo-lambda. For callers without a Rust toolchain."
+  description = "Path to a prebuilt deployment zip (holding `bootstrap`, built with `cargo lambda build --release --no-default-features --bin bootstrap --output-format zip`) to deploy to every function instead of building function/ with cargo-lambda. For callers without a Rust toolchain."
   type        = string
   default     = null
 }
 
 variable "s3_package" {
-  description = "A prebuilt deployment zip in S3 to deploy instead of building function/ (bucket, key, optional object version)."
+  description = "A prebuilt deployment zip in S3 (holding `bootstrap`) to deploy to every function instead of building function/ (bucket, key, optional object version)."
   type = object({
     bucket         = string
     key            = string
@@ -330,22 +330,6 @@ variable "event_source" {
   }
 }
 
-variable "notifier_package_path" {
-  description = "With package_path and events_enabled: path to the prebuilt notifier zip (`cargo lambda build --release --no-default-features --bin notifier --output-format zip`)."
-  type        = string
-  default     = null
-}
-
-variable "notifier_s3_package" {
-  description = "With s3_package and events_enabled: the prebuilt notifier zip in S3 (bucket, key, optional object version)."
-  type = object({
-    bucket         = string
-    key            = string
-    object_version = optional(string)
-  })
-  default = null
-}
-
 # --- Metrics and alarms -------------------------------------------------------
 
 variable "metrics_enabled" {
@@ -380,22 +364,6 @@ variable "connected_devices_counter_shards" {
     condition     = var.connected_devices_counter_shards >= 1 && var.connected_devices_counter_shards <= 100 && floor(var.connected_devices_counter_shards) == var.connected_devices_counter_shards
     error_message = "connected_devices_counter_shards must be a whole number from 1 to 100 (BatchGetItem reads at most 100 keys)."
   }
-}
-
-variable "counter_package_path" {
-  description = "With package_path and connected_devices_metric_enabled: path to the prebuilt counter zip (`cargo lambda build --release --no-default-features --bin counter --output-format zip`)."
-  type        = string
-  default     = null
-}
-
-variable "counter_s3_package" {
-  description = "With s3_package and connected_devices_metric_enabled: the prebuilt counter zip in S3 (bucket, key, optional object version)."
-  type = object({
-    bucket         = string
-    key            = string
-    object_version = optional(string)
-  })
-  default = null
 }
 
 variable "alarms" {

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The package's size, cold start and per-event time, before and after, in one run on one
-# machine: a baseline commit (default: b81544e, the last one built at opt-level 3 with thin
-# LTO and the SDK's default TLS stacks) and the working tree, each in its own target folder.
+# The deployment package(s) the complete example deploys, before and after, built and
+# measured in one run on one machine: a baseline commit (default: 2449887, the last with
+# one binary per function) and the working tree, each in a target folder of its own.
 #
 #   scripts/bench-package.sh [BASELINE_REF]
 #
-# Per side: the bootstrap binary built by the bench profile (the release profile with
-# symbols), stripped and zipped as cargo-lambda packages it; cold start (exec to the first
-# Runtime API request, 50 runs) and `cargo bench --bench decide` (parse + decide).
+# Per side, with cargo-lambda exactly as the module's build runs it:
+#   - clean build: every package from an empty target folder (a newcomer's first apply);
+#   - rebuild after a source change (a touched function/src/lib.rs);
+#   - each zip's size;
+#   - per role, cold start (exec to the first Runtime API request, 50 runs) and peak
+#     resident memory, measured by the working tree's `cold_start` bench on both sides.
+# Takes about half an hour on 2 cores; run it on an otherwise idle machine.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 cd "$ROOT"
-baseline_ref="${1:-b81544e}"
+baseline_ref="${1:-2449887}"
 work="$TOOLS/bench-package"
 mkdir -p "$work"
 rm -rf "$work/baseline"
@@ -19,24 +23,52 @@ git worktree prune
 git worktree add --quiet --detach "$work/baseline" "$baseline_ref"
 trap 'git worktree remove --force "$work/baseline" 2>/dev/null || true' EXIT
 
-measure() {
-  local label="$1" tree="$2"
-  echo "== $label ($tree)"
-  (
-    cd "$tree"
-    export CARGO_TARGET_DIR="$work/target-$label" CARGO_PROFILE_BENCH_STRIP=symbols
-    cargo bench --quiet --no-default-features --bench cold_start 2>/dev/null | grep -E "cold start|peak resident"
-    cargo bench --quiet --no-default-features --bench decide -- --noplot 2>/dev/null | grep -B1 "time:" | grep -v "^--"
-    python3 - "$CARGO_TARGET_DIR/release/bootstrap" <<'PY'
-import io, os, sys, zipfile
-binary = sys.argv[1]
-buffer = io.BytesIO()
-with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-    archive.write(binary, "bootstrap")
-print(f"bootstrap: {os.path.getsize(binary) / 1e6:.1f} MB stripped, {len(buffer.getvalue()) / 1e6:.2f} MB zipped")
-PY
-  )
+# The cold-start harness, built once from the working tree.
+cargo bench --quiet --no-default-features --bench cold_start --no-run 2>/dev/null
+harness="$(find target/release/deps -maxdepth 1 -type f -executable -name 'cold_start-*' -printf '%T@ %p\n' | sort -n | tail -n1 | cut -d' ' -f2)"
+
+seconds_of() {
+  local started=$SECONDS
+  "$@" >/dev/null 2>&1
+  echo $((SECONDS - started))
 }
 
-measure baseline "$work/baseline"
-measure current "$ROOT"
+measure() {
+  local label="$1" tree="$2"
+  shift 2
+  local bins=("$@") target="$work/target-$label" lambda_dir="$work/lambda-$label"
+  rm -rf "$target" "$lambda_dir"
+  local build=(cargo lambda build --release --no-default-features --x86-64 --output-format zip
+    --lambda-dir "$lambda_dir")
+  for bin in "${bins[@]}"; do build+=(--bin "$bin"); done
+  echo "== $label ($tree): ${bins[*]}"
+  (
+    cd "$tree"
+    export CARGO_TARGET_DIR="$target"
+    echo "clean build: $(seconds_of "${build[@]}") s"
+    touch function/src/lib.rs
+    echo "rebuild after a source change: $(seconds_of "${build[@]}") s"
+  )
+  for bin in "${bins[@]}"; do
+    echo "$bin zip: $(stat -c %s "$lambda_dir/$bin/bootstrap.zip" | awk '{printf "%.2f MB", $1 / 1e6}')"
+  done
+}
+
+# The deployed binary: the zip's bootstrap.
+cold_start() {
+  local zip="$1" roles="$2" unpacked
+  unpacked="$(mktemp -d)"
+  python3 -m zipfile -e "$zip" "$unpacked"
+  chmod +x "$unpacked/bootstrap"
+  COLD_START_BINARY="$unpacked/bootstrap" COLD_START_ROLES="$roles" "$harness" --bench | sed 's/ of [^ ]* / /'
+  rm -rf "$unpacked"
+}
+
+measure baseline "$work/baseline" bootstrap notifier counter
+measure current "$ROOT" bootstrap
+echo "== cold start and peak memory, baseline (one binary per role)"
+cold_start "$work/lambda-baseline/bootstrap/bootstrap.zip" presence
+cold_start "$work/lambda-baseline/notifier/bootstrap.zip" notifier
+cold_start "$work/lambda-baseline/counter/bootstrap.zip" counter
+echo "== cold start and peak memory, current (one binary, _HANDLER)"
+cold_start "$work/lambda-current/bootstrap/bootstrap.zip" presence,notifier,counter

@@ -133,8 +133,9 @@ func assertConnectedDevices(t *testing.T, cfg aws.Config, deployment string, out
 	require.NoError(t, err)
 	waitForConnectedDevices(t, cfg, deployment, len(connected)-1)
 
+	// Only the table: the counts table and its shards come from the deployment's settings.
 	command := exec.CommandContext(t.Context(), "cargo", "run", "--quiet", "--locked", "--bin", "connectivity", "--",
-		"--table", table, "recount", "--counts-table", out["counts_table_name"])
+		"--table", table, "recount")
 	command.Dir = repoRoot(t)
 	output, err := command.Output()
 	require.NoError(t, err, "connectivity recount: %s", output)
@@ -320,7 +321,7 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 	function, err := client.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(out["lambda_function_name"])})
 	require.NoError(t, err)
 	assert.Equal(t, "provided.al2023", string(function.Runtime))
-	assert.Equal(t, "bootstrap", aws.ToString(function.Handler))
+	assert.Equal(t, "presence", aws.ToString(function.Handler))
 	assert.Equal(t, []string{"x86_64"}, actionNames(function.Architectures))
 	assert.Equal(t, out["iam_role_arn"], aws.ToString(function.Role))
 	assert.Equal(t, map[string]string{
@@ -510,8 +511,13 @@ func assertHandler(t *testing.T, cfg aws.Config, where string, out map[string]st
 	})
 	require.NoError(t, err)
 	redrive(t, cfg, out["dead_letter_queue_url"], table)
-	assert.Equal(t, "Disconnected", attributeText(getItem(t, cfg, table, daily), "Status"))
-	assert.Equal(t, "SERVER_INITIATED_DISCONNECT", attributeText(getItem(t, cfg, table, daily), "DisconnectReason"))
+	redriven := getItem(t, cfg, table, daily)
+	assert.Equal(t, "Disconnected", attributeText(redriven, "Status"))
+	assert.Equal(t, "SERVER_INITIATED_DISCONNECT", attributeText(redriven, "DisconnectReason"))
+	// replay was given only the table: the deployment's settings come from its tags, so
+	// the item is in the status index and expires as the function would have written it.
+	assert.Regexp(t, `^Disconnected#\d+$`, attributeText(redriven, "StatusShard"))
+	assert.NotEmpty(t, attributeText(redriven, "ExpiresAt"))
 	assert.Empty(t, queueMessages(t, cfg, out["dead_letter_queue_url"], 10))
 }
 

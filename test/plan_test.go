@@ -5,8 +5,10 @@ package test
 import (
 	"archive/zip"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -114,7 +116,7 @@ func TestPlanEvents(t *testing.T) {
 	// Its environment is known only after apply (the queue's URL): the e2e tier checks it.
 	notifier := planned(t, plan, "aws_lambda_function.notifier[0]")
 	assert.Equal(t, "provided.al2023", notifier["runtime"])
-	assert.Contains(t, notifier["filename"], "/notifier/bootstrap.zip")
+	assert.Equal(t, "notifier", notifier["handler"])
 
 	stream := planned(t, plan, "aws_lambda_event_source_mapping.stream[0]")
 	assert.Equal(t, []any{"ReportBatchItemFailures"}, stream["function_response_types"])
@@ -124,9 +126,6 @@ func TestPlanEvents(t *testing.T) {
 	assert.Len(t, filters, 3, "only status changes invoke the notifier")
 	grace := planned(t, plan, "aws_lambda_event_source_mapping.grace_period[0]")
 	assert.Equal(t, []any{"ReportBatchItemFailures"}, grace["function_response_types"])
-
-	build := change(t, plan, "terraform_data.build[0]")
-	assert.Equal(t, "bootstrap,notifier", build["triggers_replace"].(map[string]any)["binaries"], "the notifier is built only with events on")
 
 	// Least privilege: its table, its stream, its queue, the one bus, its log group.
 	policy := change(t, plan, "data.aws_iam_policy_document.notifier[0]")
@@ -364,13 +363,10 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		"reserved event source":       {map[string]any{"events_enabled": true, "event_source": "aws.iot"}, "must not start with"},
 		"grace period":                {map[string]any{"disconnect_grace_period_seconds": 86401}, "disconnect_grace_period_seconds must be a whole number from 0 to 86400"},
 		"stream view with events":     {map[string]any{"events_enabled": true, "stream_view_type": "KEYS_ONLY"}, "each need the stream's NEW_AND_OLD_IMAGES view"},
-		"prebuilt without notifier":   {map[string]any{"events_enabled": true, "package_path": "Cargo.toml"}, "set notifier_package_path or notifier_s3_package too"},
 		"status index shards":         {map[string]any{"status_index_shards": 0}, "status_index_shards must be a whole number from 1 to 1024"},
 		"metrics hidden by log level": {map[string]any{"metrics_enabled": true, "log_level": "WARN"}, "metrics_enabled needs log_level TRACE, DEBUG or INFO"},
 		"count without metrics":       {map[string]any{"connected_devices_metric_enabled": true}, "set metrics_enabled = true too"},
 		"counter shards":              {map[string]any{"connected_devices_counter_shards": 101}, "connected_devices_counter_shards must be a whole number from 1 to 100"},
-		"prebuilt without counter": {map[string]any{"connected_devices_metric_enabled": true, "metrics_enabled": true, "package_path": "Cargo.toml"},
-			"set counter_package_path or counter_s3_package too"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -508,7 +504,7 @@ func TestPlanConnectedDevices(t *testing.T) {
 	assert.Equal(t, "PAY_PER_REQUEST", counts["billing_mode"])
 
 	counter := planned(t, plan, "aws_lambda_function.counter[0]")
-	assert.Contains(t, counter["filename"], "/counter/bootstrap.zip")
+	assert.Equal(t, "counter", counter["handler"])
 	env := counter["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
 	assert.Equal(t, name+"-table-counts", env["COUNTS_TABLE_NAME"])
 	assert.Equal(t, "32", env["COUNTER_SHARDS"])
@@ -525,12 +521,101 @@ func TestPlanConnectedDevices(t *testing.T) {
 	permission := planned(t, plan, "aws_lambda_permission.count[0]")
 	assert.Equal(t, "events.amazonaws.com", permission["principal"])
 
-	build := change(t, plan, "terraform_data.build[0]")
-	assert.Equal(t, "bootstrap,counter", build["triggers_replace"].(map[string]any)["binaries"])
-
 	assert.Equal(t, []string{
 		"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:DescribeStream", "dynamodb:GetRecords",
 		"dynamodb:GetShardIterator", "dynamodb:ListStreams", "dynamodb:UpdateItem",
 		"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
 	}, policyActions(change(t, plan, "data.aws_iam_policy_document.counter[0]")))
+}
+
+// TestPlanOnePackage: every function the module creates deploys the same package, built
+// once or given once, and names its role in its handler.
+func TestPlanOnePackage(t *testing.T) {
+	t.Parallel()
+	everything := map[string]any{"events_enabled": true, "metrics_enabled": true, "connected_devices_metric_enabled": true}
+	roles := map[string]string{
+		"aws_lambda_function.this":        "presence",
+		"aws_lambda_function.notifier[0]": "notifier",
+		"aws_lambda_function.counter[0]":  "counter",
+	}
+	assertOnePackage := func(t *testing.T, plan *terraform.PlanStruct, want func(string) bool) {
+		t.Helper()
+		var filenames []any
+		for address, role := range roles {
+			function := planned(t, plan, address)
+			assert.Equal(t, role, function["handler"], address)
+			filenames = append(filenames, function["filename"])
+		}
+		assert.Len(t, slices.Compact(filenames), 1, "one package for every function: %v", filenames)
+		assert.True(t, want(filenames[0].(string)), "%v", filenames[0])
+	}
+
+	t.Run("built", func(t *testing.T) {
+		t.Parallel()
+		plan := planModule(t, everything)
+		assertOnePackage(t, plan, func(filename string) bool { return strings.HasSuffix(filename, "/bootstrap/bootstrap.zip") })
+		build := change(t, plan, "terraform_data.build[0]")
+		assert.Contains(t, build["triggers_replace"].(map[string]any), "source_hash")
+		assert.NotContains(t, build["triggers_replace"].(map[string]any), "binaries", "one binary whatever is enabled")
+	})
+	t.Run("prebuilt", func(t *testing.T) {
+		t.Parallel()
+		zip := zipWithBootstrap(t)
+		vars := maps.Clone(everything)
+		vars["package_path"] = zip
+		plan := planModule(t, vars)
+		assertOnePackage(t, plan, func(filename string) bool { return filename == zip })
+		for address := range plan.ResourceChangesMap {
+			assert.NotContains(t, address, "terraform_data.build", "nothing is built with a prebuilt package")
+		}
+	})
+}
+
+// TestPlanDeploymentSettings: the table carries the settings that shape a write, so the
+// operators' CLIs need only its name (function/src/deployment.rs reads these tags).
+func TestPlanDeploymentSettings(t *testing.T) {
+	t.Parallel()
+	settingsOf := func(plan *terraform.PlanStruct) map[string]any {
+		tags := planned(t, plan, "aws_dynamodb_table.connectivity")["tags"].(map[string]any)
+		settings := map[string]any{}
+		for key, value := range tags {
+			if strings.HasPrefix(key, "iot-connectivity:") {
+				settings[strings.TrimPrefix(key, "iot-connectivity:")] = value
+			}
+		}
+		return settings
+	}
+
+	t.Run("defaults", func(t *testing.T) {
+		t.Parallel()
+		plan := planModule(t, map[string]any{"tags": map[string]string{"team": "fleet", "iot-connectivity:status-index-shards": "7"}})
+		assert.Equal(t, map[string]any{
+			"settings-version":                "1",
+			"status-index-shards":             "off",
+			"item-ttl-seconds":                "off",
+			"record-unknown-connect-failures": "false",
+			"ignored-client-id-prefixes":      "W10=", // base64 of []
+			"counts-table":                    "off",
+		}, settingsOf(plan), "a caller's tag never overrides a setting")
+		assert.Equal(t, "fleet", planned(t, plan, "aws_dynamodb_table.connectivity")["tags"].(map[string]any)["team"])
+	})
+	t.Run("everything on", func(t *testing.T) {
+		t.Parallel()
+		name := uniqueName()
+		plan := planModule(t, map[string]any{
+			"name": name, "table_name": name + "-table",
+			"status_index_enabled": true, "status_index_shards": 16, "item_ttl_days": 2,
+			"record_unknown_connect_failures": true, "ignored_client_id_prefixes": []string{"iotconsole", "test/"},
+			"metrics_enabled": true, "connected_devices_metric_enabled": true, "connected_devices_counter_shards": 8,
+		})
+		assert.Equal(t, map[string]any{
+			"settings-version":                "1",
+			"status-index-shards":             "16",
+			"item-ttl-seconds":                "172800",
+			"record-unknown-connect-failures": "true",
+			"ignored-client-id-prefixes":      "WyJpb3Rjb25zb2xlIiwidGVzdC8iXQ==", // base64 of ["iotconsole","test/"]
+			"counts-table":                    name + "-table-counts",
+			"counter-shards":                  "8",
+		}, settingsOf(plan))
+	})
 }

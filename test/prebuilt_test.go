@@ -18,8 +18,8 @@ import (
 )
 
 // TestPrebuiltPackageExample deploys a zip built outside Terraform (package_path), the
-// way a stack without a Rust toolchain consumes the module: the deployed code is that
-// zip, and the second plan is empty.
+// way a stack without a Rust toolchain consumes the module: every function's code is that
+// one zip, each with its role as its handler, and the second plan is empty.
 func TestPrebuiltPackageExample(t *testing.T) {
 	t.Parallel()
 	target(t)
@@ -49,9 +49,13 @@ func TestPrebuiltPackageExample(t *testing.T) {
 	content, err := os.ReadFile(zip)
 	require.NoError(t, err)
 	digest := sha256.Sum256(content)
-	function, err := lambda.NewFromConfig(cfg).GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{
-		FunctionName: aws.String(terraform.OutputContext(t, t.Context(), options, "lambda_function_name")),
-	})
-	require.NoError(t, err)
-	assert.Equal(t, base64.StdEncoding.EncodeToString(digest[:]), aws.ToString(function.CodeSha256))
+	client := lambda.NewFromConfig(cfg)
+	for output, role := range map[string]string{"lambda_function_name": "presence", "notifier_function_name": "notifier"} {
+		function, err := client.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{
+			FunctionName: aws.String(terraform.OutputContext(t, t.Context(), options, output)),
+		})
+		require.NoError(t, err)
+		assert.Equal(t, base64.StdEncoding.EncodeToString(digest[:]), aws.ToString(function.CodeSha256), output)
+		assert.Equal(t, role, aws.ToString(function.Handler), output)
+	}
 }

@@ -6,7 +6,9 @@ its own, as the Rust tests of `bootstrap` do, or to debug a package: --package Z
 function deployed to the AWS API in AWS_ENDPOINT_URL. AWS_* variables are passed through.
 
 Usage: python tools/local_lambda.py (--package ZIP | --bootstrap FILE) [--function NAME]
-                                    [--env KEY=VALUE ...] [EVENTS]
+                                    [--handler ROLE] [--env KEY=VALUE ...] [EVENTS]
+--handler is what the runtime reads as _HANDLER (default: the deployed function's, with
+--function); the module's one binary runs the role it names: presence, notifier, counter.
 EVENTS is a JSON Lines file of payloads (default: standard input). For each payload one
 JSON line is printed: {"payload": ..., "response": ...} or {"payload": ..., "error": ...}.
 The function's own log lines go to standard error. Exits non-zero if the runtime fails
@@ -38,7 +40,7 @@ def runtime_environment(config: dict, api: RuntimeApi, task_root: str, extra: di
         "AWS_LAMBDA_LOG_GROUP_NAME": logging_config.get("LogGroup", ""),
         "AWS_LAMBDA_LOG_STREAM_NAME": "local",
         "LAMBDA_TASK_ROOT": task_root,
-        "_HANDLER": config.get("Handler", "bootstrap"),
+        "_HANDLER": config.get("Handler", ""),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     }
     if logging_config.get("LogFormat") == "JSON":
@@ -63,6 +65,7 @@ def main() -> int:
     code.add_argument("--package", help="the function's deployment zip")
     code.add_argument("--bootstrap", help="a bootstrap executable")
     parser.add_argument("--function", help="take the configuration of this deployed function")
+    parser.add_argument("--handler", help="the function's handler setting, passed as _HANDLER")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment")
     parser.add_argument("events", nargs="?", help="JSON Lines of payloads (default: stdin)")
     args = parser.parse_args()
@@ -81,6 +84,8 @@ def main() -> int:
             "Timeout": 30,
             "LoggingConfig": {"LogFormat": "JSON"},
         }
+    if args.handler is not None:
+        config["Handler"] = args.handler
     extra_env = dict(setting.split("=", 1) for setting in args.env)
 
     lines = open(args.events) if args.events else sys.stdin

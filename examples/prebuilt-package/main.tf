@@ -15,7 +15,9 @@ module "device_connectivity" {
   # with --x86-64 for x86_64, --arm64 for arm64.
   architecture = var.architecture
 
-  # Exactly one of the two.
+  # Exactly one of the two. The one zip serves every function the module creates.
   package_path = var.s3_bucket == null ? var.package_path : null
   s3_package   = var.s3_bucket == null ? null : { bucket = var.s3_bucket, key = var.s3_key }
+
+  events_enabled = true
 }

@@ -7,3 +7,8 @@ output "lambda_function_name" {
   description = "Function applying lifecycle events."
   value       = module.device_connectivity.lambda_function_name
 }
+
+output "notifier_function_name" {
+  description = "Function announcing connectivity changes, deployed from the same zip."
+  value       = module.device_connectivity.notifier_function_name
+}

@@ -9,10 +9,12 @@
 //! - [`counting`]: the pure decision of what a status change does to the Connected count;
 //! - [`counts`]: the counts table (tallies and counter shards), conditional writes;
 //! - [`fleet`]: the fleet read through the sharded status index (list, count);
+//! - [`deployment`]: a deployment's settings, as tags on its table, for the CLIs;
 //! - [`dead_letter`]: which dead-letter messages hold events to re-drive;
-//! - [`processor`]: the glue shared by the Lambda (`bootstrap`) and the `replay` tool;
-//! - [`notifier`]: the glue of the `notifier` Lambda (stream and grace queue to EventBridge);
-//! - [`counter`]: the glue of the `counter` Lambda (stream to counts, counts to a metric);
+//! - [`processor`]: the glue shared by the presence role and the `replay` tool;
+//! - [`notifier`]: the glue of the notifier role (stream and grace queue to EventBridge);
+//! - [`counter`]: the glue of the counter role (stream to counts, counts to a metric);
+//! - [`roles`]: the Lambda roles of the one `bootstrap` binary, chosen by `_HANDLER`;
 //! - [`logging`]: JSON log lines Lambda can filter by level;
 //! - [`metrics`]: CloudWatch metrics as Embedded Metric Format log lines.
 
@@ -21,6 +23,7 @@ pub mod counter;
 pub mod counting;
 pub mod counts;
 pub mod dead_letter;
+pub mod deployment;
 pub mod event;
 pub mod fleet;
 pub mod logging;
@@ -28,4 +31,5 @@ pub mod metrics;
 pub mod notifier;
 pub mod ordering;
 pub mod processor;
+pub mod roles;
 pub mod store;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
+use crate::deployment::{Settings, SettingsError, Stated};
 use crate::event::LifecycleEvent;
 use crate::metrics::{self, Directive, Metric, MetricsConfig};
 use crate::store::{Recorded, Store, StoreError, Written};
@@ -30,57 +31,56 @@ pub struct Config {
 pub enum ConfigError {
     #[error("TABLE_NAME is not set: name the DynamoDB table to write to")]
     MissingTableName,
-    #[error("ITEM_TTL_SECONDS must be a whole number of seconds, got {0:?}")]
-    InvalidItemTtl(String),
-    #[error("RECORD_UNKNOWN_CONNECT_FAILURES must be true or false, got {0:?}")]
-    InvalidRecordUnknown(String),
-    #[error("STATUS_INDEX_SHARDS must be a whole number from 1 to 1024, got {0:?}")]
-    InvalidStatusIndexShards(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 impl Config {
-    /// Reads `TABLE_NAME` (unless `table_name` is given), `IGNORED_CLIENT_ID_PREFIXES`
-    /// (comma-separated), `ITEM_TTL_SECONDS`, `RECORD_UNKNOWN_CONNECT_FAILURES` and
-    /// `STATUS_INDEX_SHARDS`.
+    /// Reads `TABLE_NAME` (unless `table_name` is given) and the settings of
+    /// [`Stated::from_env`], as the module sets them on the function.
     pub fn from_env(table_name: Option<String>) -> Result<Self, ConfigError> {
         let table_name = table_name
             .or_else(|| std::env::var("TABLE_NAME").ok())
             .filter(|name| !name.is_empty())
             .ok_or(ConfigError::MissingTableName)?;
-        let prefixes = std::env::var("IGNORED_CLIENT_ID_PREFIXES").unwrap_or_default();
-        let item_ttl = match std::env::var("ITEM_TTL_SECONDS") {
-            Ok(text) if !text.trim().is_empty() => Some(Duration::from_secs(
-                text.trim()
-                    .parse()
-                    .map_err(|_| ConfigError::InvalidItemTtl(text))?,
-            )),
-            _ => None,
-        };
-        let record_unknown_connect_failures =
-            match std::env::var("RECORD_UNKNOWN_CONNECT_FAILURES").as_deref() {
-                Err(_) | Ok("") | Ok("false") => false,
-                Ok("true") => true,
-                Ok(other) => return Err(ConfigError::InvalidRecordUnknown(other.to_owned())),
-            };
-        let status_index_shards = match std::env::var("STATUS_INDEX_SHARDS") {
-            Ok(text) if !text.trim().is_empty() => Some(
-                text.trim()
-                    .parse()
-                    .ok()
-                    .filter(|shards| (1..=1024).contains(shards))
-                    .ok_or(ConfigError::InvalidStatusIndexShards(text))?,
-            ),
-            _ => None,
-        };
-        Ok(Self {
+        Ok(Self::with_settings(
             table_name,
-            ignored_client_id_prefixes: parse_prefixes(&prefixes),
-            item_ttl,
-            record_unknown_connect_failures,
-            status_index_shards,
-            metrics: MetricsConfig::from_env(),
-        })
+            Stated::from_env()?.into_settings(),
+        ))
     }
+
+    /// The configuration that writes as a deployment with `settings` does.
+    pub fn with_settings(table_name: String, settings: Settings) -> Self {
+        Self {
+            table_name,
+            ignored_client_id_prefixes: settings.ignored_client_id_prefixes,
+            item_ttl: settings.item_ttl,
+            record_unknown_connect_failures: settings.record_unknown_connect_failures,
+            status_index_shards: settings.status_index_shards,
+            metrics: MetricsConfig::from_env(),
+        }
+    }
+}
+
+/// The configuration of an operator's command on `table_name` (or `TABLE_NAME`): the
+/// deployment's settings read from the table and checked against what the operator stated
+/// ([`crate::deployment::resolve`]), so the command writes what the functions write. No
+/// metrics: a command's stdout is its own output.
+pub async fn operator_config(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table_name: Option<String>,
+    stated: Stated,
+    override_table_settings: bool,
+) -> Result<(Config, Settings), ConfigError> {
+    let table_name = table_name
+        .or_else(|| std::env::var("TABLE_NAME").ok())
+        .filter(|name| !name.is_empty())
+        .ok_or(ConfigError::MissingTableName)?;
+    let settings =
+        crate::deployment::resolve(dynamodb, &table_name, stated, override_table_settings).await?;
+    let mut config = Config::with_settings(table_name, settings.clone());
+    config.metrics = None;
+    Ok((config, settings))
 }
 
 /// The SDK's HTTP client: rustls with ring and the system's root certificates. The SDK's
@@ -135,14 +135,6 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(1))
         .operation_timeout(Duration::from_secs(3))
         .build()
-}
-
-fn parse_prefixes(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|prefix| !prefix.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -303,19 +295,5 @@ impl Processor {
             Written::UnknownClient => Outcome::Skipped,
         };
         Ok((outcome, round_trips))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_are_trimmed_and_empty_entries_dropped() {
-        assert_eq!(parse_prefixes(""), Vec::<String>::new());
-        assert_eq!(
-            parse_prefixes(" iotconsole, ,test-,"),
-            ["iotconsole", "test-"]
-        );
     }
 }

@@ -1,6 +1,7 @@
 //! The `bootstrap` binary itself under a local Lambda Runtime API (tools/local_lambda.py)
 //! against the emulator: what an invocation answers for stored, stale, skipped and
-//! unstorable events, and that it fails to start without its configuration.
+//! unstorable events, that it fails to start without its configuration, and that the one
+//! binary runs each role its `_HANDLER` names and refuses any other.
 
 mod emulator;
 
@@ -9,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-/// Invokes the bootstrap once per payload; returns each invocation's result object.
+/// Invokes the presence role once per payload; returns each invocation's result object.
 fn invoke(env: &[(&str, &str)], payloads: &[Value]) -> (bool, Vec<Value>) {
     let (ok, results, _) = invoke_logged(env, payloads);
     (ok, results)
@@ -17,10 +18,21 @@ fn invoke(env: &[(&str, &str)], payloads: &[Value]) -> (bool, Vec<Value>) {
 
 /// Like [`invoke`], also returning the lines the bootstrap wrote.
 fn invoke_logged(env: &[(&str, &str)], payloads: &[Value]) -> (bool, Vec<Value>, Vec<String>) {
+    invoke_role("presence", env, payloads)
+}
+
+/// Invokes the bootstrap with `handler` as its `_HANDLER`: whether the runtime ran to the
+/// end, each invocation's result object and the lines it wrote.
+fn invoke_role(
+    handler: &str,
+    env: &[(&str, &str)],
+    payloads: &[Value],
+) -> (bool, Vec<Value>, Vec<String>) {
     let mut command = Command::new(emulator::python());
     command
         .arg(emulator::tool("local_lambda.py"))
         .args(["--bootstrap", env!("CARGO_BIN_EXE_bootstrap")])
+        .args(["--handler", handler])
         .envs(emulator::child_env())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -184,4 +196,75 @@ fn a_stalled_dynamodb_call_ends_in_a_typed_error_within_the_sdk_timeouts() {
         results[0]["error"]["errorType"], "StoreError.DynamoDb",
         "{results:?}"
     );
+}
+
+/// The notifier role answers a stream batch with `batchItemFailures`; a record it cannot
+/// read is logged and skipped, not retried.
+#[test]
+fn the_notifier_role_answers_stream_batches() {
+    let (ok, results, logs) = invoke_role(
+        "notifier",
+        &[
+            ("TABLE_NAME", "unused"),
+            ("EVENT_BUS_NAME", "default"),
+            ("EVENT_SOURCE", "iot.device-connectivity"),
+            ("GRACE_PERIOD_SECONDS", "0"),
+            ("GRACE_QUEUE_URL", "http://127.0.0.1:1/queue/unused"),
+        ],
+        &[json!({"Records": [{"eventSource": "aws:dynamodb", "dynamodb": {}}]})],
+    );
+    assert!(ok, "{logs:?}");
+    assert_eq!(
+        results[0]["response"],
+        json!({"batchItemFailures": []}),
+        "{results:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|line| line.contains("stream record without a ClientID key")),
+        "{logs:?}"
+    );
+}
+
+/// The counter role publishes the count on its schedule's event.
+#[tokio::test]
+async fn the_counter_role_publishes_the_count_on_its_schedule() {
+    let client = emulator::client();
+    let counts = emulator::create_counts_table(&client, "bootstrap-counter").await;
+    let (ok, results, logs) = invoke_role(
+        "counter",
+        &[("COUNTS_TABLE_NAME", &counts), ("COUNTER_SHARDS", "4")],
+        &[json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})],
+    );
+    assert!(ok, "{logs:?}");
+    assert_eq!(results[0]["response"], json!({"batchItemFailures": []}));
+    let published: Value = logs
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["message"] == "connected devices")
+        .unwrap_or_else(|| panic!("no count logged: {logs:?}"));
+    assert_eq!(published["connected"], 0, "{published}");
+}
+
+/// A handler that names no role stops the start, with an error naming the accepted ones
+/// (Lambda reports it as Runtime.ExitError on the first invocation).
+#[test]
+fn an_unknown_handler_refuses_to_start() {
+    for handler in ["bootstrap", ""] {
+        let (ok, results, logs) = invoke_role(
+            handler,
+            &[("TABLE_NAME", "unused")],
+            &[
+                json!({"clientId": "dev-1", "timestamp": 1, "eventType": "connected", "versionNumber": 0}),
+            ],
+        );
+        assert!(!ok, "started with _HANDLER={handler:?}");
+        assert!(results.is_empty());
+        assert!(
+            logs.iter().any(|line| line.contains("cannot start")
+                && line.contains("presence, notifier, counter")
+                && line.contains(&format!("\\\"{handler}\\\""))),
+            "{logs:?}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The `connectivity` binary against a real AWS API process: a table with the sharded
 //! status index filled through the handler's code path, then get, list, count and
-//! redrive as an operator runs them.
+//! redrive as an operator runs them, with only the table's name (the settings are the
+//! table's tags, as the module writes them).
 
 mod emulator;
 
@@ -8,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use iot_connectivity::deployment::{CountsSettings, Settings};
 use iot_connectivity::processor::{Config, Processor};
 use iot_connectivity::store::{status_shard, status_shard_key};
 use serde_json::{json, Value};
@@ -16,10 +18,13 @@ const T: i64 = 1_700_000_000_000;
 const SHARDS: u32 = 4;
 
 fn connectivity(table: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_connectivity"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connectivity"));
+    for variable in emulator::SETTINGS_VARIABLES {
+        command.env_remove(variable);
+    }
+    command
         .envs(emulator::child_env())
         .env("TABLE_NAME", table)
-        .env("STATUS_INDEX_SHARDS", SHARDS.to_string())
         .args(args)
         .output()
         .expect("run connectivity")
@@ -40,21 +45,26 @@ fn event(kind: &str, client: &str, version: u64, timestamp: i64) -> Value {
            "sessionIdentifier": "s", "principalIdentifier": "p"})
 }
 
-async fn fleet_table(purpose: &str) -> (String, Processor) {
+/// A table deployed with the status index and a one-hour item TTL (and `counts`, when
+/// given), and a processor that writes as its presence function does.
+async fn fleet_table_with(purpose: &str, counts: Option<CountsSettings>) -> (String, Processor) {
     let client = emulator::client();
     let table = emulator::create_table_with_status_index(&client, purpose).await;
-    let processor = Processor::new(
-        client,
-        Config {
-            table_name: table.clone(),
-            ignored_client_id_prefixes: vec![],
-            item_ttl: None,
-            record_unknown_connect_failures: true,
-            status_index_shards: Some(SHARDS),
-            metrics: None,
-        },
-    );
-    (table, processor)
+    let settings = Settings {
+        ignored_client_id_prefixes: vec![],
+        item_ttl: Some(std::time::Duration::from_secs(3600)),
+        record_unknown_connect_failures: true,
+        status_index_shards: Some(SHARDS),
+        counts,
+    };
+    emulator::tag_as_deployed(&client, &table, &settings).await;
+    let mut config = Config::with_settings(table.clone(), settings);
+    config.metrics = None;
+    (table, Processor::new(client, config))
+}
+
+async fn fleet_table(purpose: &str) -> (String, Processor) {
+    fleet_table_with(purpose, None).await
 }
 
 #[tokio::test]
@@ -187,6 +197,7 @@ async fn redrive_applies_events_deletes_them_and_keeps_what_is_not_an_event() {
     send(json!({"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": event("connected", "gw-a", 3, T)})).await;
     let encoded = base64_of(&event("connected", "gw-b", 1, T).to_string());
     send(json!({"ruleName": "r", "base64OriginalPayload": encoded})).await;
+    send(json!({"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": event("disconnected", "gw-c", 2, T)})).await;
     send(json!({"DDBStreamBatchInfo": {"shardId": "s"}})).await;
 
     let output = connectivity(
@@ -205,7 +216,7 @@ async fn redrive_applies_events_deletes_them_and_keeps_what_is_not_an_event() {
         "a kept message is reported by the exit code"
     );
     let counts: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(counts, json!({"redriven": 2, "failed": 0, "kept": 1}));
+    assert_eq!(counts, json!({"redriven": 3, "failed": 0, "kept": 1}));
     for client in ["gw-a", "gw-b"] {
         let item = processor
             .store()
@@ -216,6 +227,22 @@ async fn redrive_applies_events_deletes_them_and_keeps_what_is_not_an_event() {
         assert_eq!(item["Status"], AttributeValue::S("Connected".into()));
         assert!(item.contains_key("StatusShard"));
     }
+    // Written as the function writes it, with only the table's name: the index key and
+    // the TTL of a disconnected item.
+    let disconnected = processor
+        .store()
+        .get("gw-c")
+        .await
+        .unwrap()
+        .expect("re-driven");
+    assert_eq!(
+        disconnected["StatusShard"],
+        AttributeValue::S(status_shard_key(
+            "Disconnected",
+            status_shard("gw-c", SHARDS)
+        ))
+    );
+    assert!(disconnected.contains_key("ExpiresAt"), "{disconnected:?}");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let left = sqs
         .receive_message()
@@ -240,9 +267,13 @@ fn base64_of(text: &str) -> String {
 /// and corrects nothing the second time.
 #[tokio::test]
 async fn recount_brings_the_count_in_line_with_the_table() {
-    let (table, processor) = fleet_table("recount").await;
     let client = emulator::client();
     let counts_table = emulator::create_counts_table(&client, "recount").await;
+    let deployed_counts = CountsSettings {
+        table: counts_table.clone(),
+        shards: 4,
+    };
+    let (table, processor) = fleet_table_with("recount", Some(deployed_counts)).await;
     for i in 0..9 {
         let device = format!("gw-{i}");
         processor
@@ -256,20 +287,12 @@ async fn recount_brings_the_count_in_line_with_the_table() {
                 .unwrap();
         }
     }
-    let recount = |counts_table: &str| -> Value {
-        let output = connectivity(
-            &table,
-            &[
-                "recount",
-                "--counts-table",
-                counts_table,
-                "--counter-shards",
-                "4",
-            ],
-        );
+    // The counts table and its shards come from the table's settings.
+    let recount = || -> Value {
+        let output = connectivity(&table, &["recount"]);
         serde_json::from_str(&stdout(&output)).unwrap()
     };
-    let first = recount(&counts_table);
+    let first = recount();
     assert_eq!(first["items"], 9);
     assert_eq!(first["connected"], 6);
     assert_eq!(
@@ -285,11 +308,11 @@ async fn recount_brings_the_count_in_line_with_the_table() {
         .send()
         .await
         .unwrap();
-    let second = recount(&counts_table);
+    let second = recount();
     assert_eq!(second["orphans"], 1);
     assert_eq!(second["connected"], 5);
 
-    let third = recount(&counts_table);
+    let third = recount();
     assert_eq!(
         third["corrections"], 0,
         "an exact count needs no correction"

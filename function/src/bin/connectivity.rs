@@ -16,9 +16,10 @@ use futures::StreamExt;
 use iot_connectivity::counting::Observed;
 use iot_connectivity::counts::{self, Counts};
 use iot_connectivity::dead_letter::event_of;
+use iot_connectivity::deployment::Stated;
 use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
 use iot_connectivity::ordering::Presence;
-use iot_connectivity::processor::{load_cli_aws_config, Config, Outcome, Processor};
+use iot_connectivity::processor::{load_cli_aws_config, operator_config, Outcome, Processor};
 use iot_connectivity::store::{attr, number_attr, Item, Store};
 use tokio::io::AsyncWriteExt;
 
@@ -28,13 +29,18 @@ use tokio::io::AsyncWriteExt;
     about = "Which devices of the fleet are online, and the dead-letter queue re-driven"
 )]
 struct Args {
-    /// DynamoDB table [default: $TABLE_NAME]
+    /// DynamoDB table [default: $TABLE_NAME]. Its deployment settings (status index and
+    /// shards, item TTL, counts table, ...) are read from the table's tags; a setting given
+    /// in a flag or the environment that disagrees with them is refused
     #[arg(long, global = true)]
     table: Option<String>,
-    /// Status index shards: the module's output dynamodb_status_index_shards
-    #[arg(long, global = true, env = "STATUS_INDEX_SHARDS", default_value_t = 64,
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
-    shards: u32,
+    /// Status index shards [default: the table's; env: STATUS_INDEX_SHARDS]
+    #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    shards: Option<u32>,
+    /// Use the settings given in flags and the environment instead of the table's: for
+    /// tables deployed before the settings were tagged
+    #[arg(long, global = true)]
+    override_table_settings: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,13 +60,12 @@ enum Command {
     /// is, then drops the tallies of items that no longer exist. Safe while the counter
     /// runs; for a count enabled on an existing fleet, or after stream records were lost
     Recount {
-        /// The counts table [default: $COUNTS_TABLE_NAME]
-        #[arg(long, env = "COUNTS_TABLE_NAME")]
-        counts_table: String,
-        /// Counter shards: the module's connected_devices_counter_shards
-        #[arg(long, env = "COUNTER_SHARDS", default_value_t = 64,
-              value_parser = clap::value_parser!(u32).range(1..=100))]
-        counter_shards: u32,
+        /// The counts table [default: the table's; env: COUNTS_TABLE_NAME]
+        #[arg(long)]
+        counts_table: Option<String>,
+        /// Counter shards [default: the table's; env: COUNTER_SHARDS]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+        counter_shards: Option<u32>,
     },
     /// Applies what the dead-letter queue holds through the handler's code path and
     /// deletes each message once applied; messages that are not events stay
@@ -99,18 +104,34 @@ async fn main() -> ExitCode {
 
 /// Whether the command did all it was asked to.
 async fn run(args: Args) -> Result<bool, Failure> {
-    let mut config = Config::from_env(args.table)?;
-    // Stdout is this tool's output; metrics are the function's to publish.
-    config.metrics = None;
     let aws = load_cli_aws_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let fleet = || {
-        Fleet::new(
+    let mut stated = Stated::from_env()?;
+    // A flag states a setting as its environment variable does, and wins over it.
+    stated.status_index_shards = args.shards.or(stated.status_index_shards);
+    if let Command::Recount {
+        counts_table,
+        counter_shards,
+    } = &args.command
+    {
+        stated.counts_table = counts_table.clone().or(stated.counts_table);
+        stated.counter_shards = counter_shards.or(stated.counter_shards);
+    }
+    let (config, settings) =
+        operator_config(&dynamodb, args.table, stated, args.override_table_settings).await?;
+    let fleet = || -> Result<Fleet, Failure> {
+        let shards = settings.status_index_shards.ok_or_else(|| {
+            format!(
+                "table {} has no status index (the module's status_index_enabled is off): list and count read it",
+                config.table_name
+            )
+        })?;
+        Ok(Fleet::new(
             dynamodb.clone(),
             config.table_name.clone(),
             STATUS_INDEX.to_owned(),
-            args.shards,
-        )
+            shards,
+        ))
     };
     match args.command {
         Command::Get { client_id } => {
@@ -135,7 +156,7 @@ async fn run(args: Args) -> Result<bool, Failure> {
                 Some(Status::Disconnected) => vec![Presence::Disconnected],
                 None => vec![Presence::Connected, Presence::Disconnected],
             };
-            let fleet = fleet();
+            let fleet = fleet()?;
             let mut items = fleet.list(&statuses);
             let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
             let mut progress = Progress::new("listed");
@@ -150,14 +171,17 @@ async fn run(args: Args) -> Result<bool, Failure> {
             Ok(true)
         }
         Command::Count => {
-            println!("{}", serde_json::to_string(&fleet().count().await?)?);
+            println!("{}", serde_json::to_string(&fleet()?.count().await?)?);
             Ok(true)
         }
-        Command::Recount {
-            counts_table,
-            counter_shards,
-        } => {
-            let counts = Counts::new(dynamodb.clone(), counts_table, counter_shards);
+        Command::Recount { .. } => {
+            let deployed = settings.counts.ok_or_else(|| {
+                format!(
+                    "table {} has no ConnectedDevices count (the module's connected_devices_metric_enabled is off)",
+                    config.table_name
+                )
+            })?;
+            let counts = Counts::new(dynamodb.clone(), deployed.table, deployed.shards);
             let summary = recount(&dynamodb, &config.table_name, &counts).await?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(true)

@@ -6,16 +6,23 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use futures::StreamExt;
-use iot_connectivity::processor::{load_cli_aws_config, Config, Outcome, Processor};
+use iot_connectivity::deployment::Stated;
+use iot_connectivity::processor::{load_cli_aws_config, operator_config, Outcome, Processor};
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
-    /// DynamoDB table [default: $TABLE_NAME]
+    /// DynamoDB table [default: $TABLE_NAME]. Its deployment settings (status index,
+    /// item TTL, ignored prefixes, ...) are read from the table's tags
     #[arg(long)]
     table: Option<String>,
+    /// Write with the settings in the environment (STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS,
+    /// IGNORED_CLIENT_ID_PREFIXES, RECORD_UNKNOWN_CONNECT_FAILURES) instead of the table's:
+    /// for tables deployed before the settings were tagged
+    #[arg(long)]
+    override_table_settings: bool,
     /// Events applied at once; events of one client may run concurrently.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
@@ -60,11 +67,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<Counts, Box<dyn std::error::Error>> {
-    let mut config = Config::from_env(args.table)?;
-    // Stdout is this tool's output; metrics are the function's to publish.
-    config.metrics = None;
     let aws = load_cli_aws_config().await;
-    let processor = Processor::new(aws_sdk_dynamodb::Client::new(&aws), config);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let (config, _) = operator_config(
+        &dynamodb,
+        args.table,
+        Stated::from_env()?,
+        args.override_table_settings,
+    )
+    .await?;
+    let processor = Processor::new(dynamodb, config);
     let input: Box<dyn AsyncBufRead + Unpin> = match &args.file {
         Some(path) => {
             Box::new(BufReader::new(tokio::fs::File::open(path).await.map_err(

@@ -182,3 +182,45 @@ pub async fn create_counts_table(client: &Client, purpose: &str) -> String {
         .unwrap_or_else(|err| panic!("create table {name}: {err:?}"));
     name
 }
+
+/// Tags `table` with a deployment's settings, as the module does (main.tf settings_tags).
+pub async fn tag_as_deployed(
+    client: &Client,
+    table: &str,
+    settings: &iot_connectivity::deployment::Settings,
+) {
+    let arn = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("describe table")
+        .table
+        .and_then(|table| table.table_arn)
+        .expect("table ARN");
+    let tags = settings.to_tags().into_iter().map(|(key, value)| {
+        aws_sdk_dynamodb::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .expect("valid tag")
+    });
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags.collect()))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("tag {table}: {err:?}"));
+}
+
+/// The variables through which an operator states settings: cleared from a child's
+/// environment, so that it runs with only what a test gives it.
+pub const SETTINGS_VARIABLES: [&str; 6] = [
+    "IGNORED_CLIENT_ID_PREFIXES",
+    "ITEM_TTL_SECONDS",
+    "RECORD_UNKNOWN_CONNECT_FAILURES",
+    "STATUS_INDEX_SHARDS",
+    "COUNTS_TABLE_NAME",
+    "COUNTER_SHARDS",
+];

@@ -1,0 +1,568 @@
+//! A deployment's settings, kept as tags on its table by the module, so that every writer
+//! of the table writes what the functions write knowing only the table's name.
+//!
+//! The functions read their settings from their environment; the operators' CLIs
+//! (`replay`, `connectivity`) read them from the table ([`read`]), and refuse what the
+//! operator states if it disagrees ([`Settings::agreeing_with`]). Tags rather than an item:
+//! an item would be one more row in every scan, stream and count, under a key some client
+//! ID could take; tags are metadata that no reader of items ever sees.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use base64::Engine;
+
+/// The tags, as `main.tf` writes them (`local.settings_tags`).
+pub mod tag {
+    /// Present on every table the module deploys from this release on.
+    pub const VERSION: &str = "iot-connectivity:settings-version";
+    /// The status index's shard count, or `off`.
+    pub const STATUS_INDEX_SHARDS: &str = "iot-connectivity:status-index-shards";
+    /// Seconds a disconnected item lives (DynamoDB TTL), or `off`.
+    pub const ITEM_TTL_SECONDS: &str = "iot-connectivity:item-ttl-seconds";
+    /// `true` or `false`.
+    pub const RECORD_UNKNOWN_CONNECT_FAILURES: &str =
+        "iot-connectivity:record-unknown-connect-failures";
+    /// Base64 of a JSON list of strings: tag values allow only letters, digits, spaces and
+    /// `+ - = . _ : /`.
+    pub const IGNORED_CLIENT_ID_PREFIXES: &str = "iot-connectivity:ignored-client-id-prefixes";
+    /// The ConnectedDevices counts table, or `off`.
+    pub const COUNTS_TABLE: &str = "iot-connectivity:counts-table";
+    /// The counter shards, with a counts table.
+    pub const COUNTER_SHARDS: &str = "iot-connectivity:counter-shards";
+}
+
+/// The only version of the tags' layout so far.
+pub const VERSION: &str = "1";
+const OFF: &str = "off";
+
+/// What changes what a write to the table looks like.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    pub ignored_client_id_prefixes: Vec<String>,
+    pub item_ttl: Option<Duration>,
+    pub record_unknown_connect_failures: bool,
+    pub status_index_shards: Option<u32>,
+    pub counts: Option<CountsSettings>,
+}
+
+/// Where the ConnectedDevices count is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountsSettings {
+    pub table: String,
+    pub shards: u32,
+}
+
+/// The settings an operator states in the environment or in flags; `None`: not stated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stated {
+    pub ignored_client_id_prefixes: Option<Vec<String>>,
+    pub item_ttl: Option<Duration>,
+    pub record_unknown_connect_failures: Option<bool>,
+    pub status_index_shards: Option<u32>,
+    pub counts_table: Option<String>,
+    pub counter_shards: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("{variable} must be {expected}, got {got:?}")]
+    InvalidVariable {
+        variable: &'static str,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("table tag {tag} is {got:?}, which this release cannot read")]
+    InvalidTag { tag: &'static str, got: String },
+    #[error("table tag {0} is missing")]
+    MissingTag(&'static str),
+    #[error(
+        "the table's settings are version {0:?}; this release reads version {VERSION}: use the release that deployed the table"
+    )]
+    UnknownVersion(String),
+    #[error(
+        "{setting} is {stated}, but table {table} was deployed with {table_value} (tag {tag}): unset it, or pass --override-table-settings to write with {stated} anyway"
+    )]
+    Disagreement {
+        table: String,
+        setting: &'static str,
+        tag: &'static str,
+        stated: String,
+        table_value: String,
+    },
+    #[error(
+        "table {0} carries no deployment settings (tags iot-connectivity:*): it was deployed by a version of the module from before the settings were tagged, or not by the module. Upgrade the module and apply, or pass --override-table-settings with the settings in the environment (the module's output operator_environment)"
+    )]
+    NotTagged(String),
+    #[error("reading the settings of table {table}: {message}")]
+    Read { table: String, message: String },
+}
+
+impl Stated {
+    /// Reads `IGNORED_CLIENT_ID_PREFIXES` (comma-separated), `ITEM_TTL_SECONDS`,
+    /// `RECORD_UNKNOWN_CONNECT_FAILURES`, `STATUS_INDEX_SHARDS`, `COUNTS_TABLE_NAME` and
+    /// `COUNTER_SHARDS`; an empty variable is not stated.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let invalid = |variable, expected, got: String| SettingsError::InvalidVariable {
+            variable,
+            expected,
+            got,
+        };
+        let number = |name: &'static str, range: std::ops::RangeInclusive<u64>, expected| {
+            var(name)
+                .map(|text| {
+                    text.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|value| range.contains(value))
+                        .ok_or_else(|| invalid(name, expected, text))
+                })
+                .transpose()
+        };
+        Ok(Self {
+            ignored_client_id_prefixes: var("IGNORED_CLIENT_ID_PREFIXES")
+                .map(|list| parse_prefixes(&list)),
+            item_ttl: number(
+                "ITEM_TTL_SECONDS",
+                1..=u64::MAX,
+                "a whole number of seconds",
+            )?
+            .map(Duration::from_secs),
+            record_unknown_connect_failures: var("RECORD_UNKNOWN_CONNECT_FAILURES")
+                .map(|text| match text.trim() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(invalid(
+                        "RECORD_UNKNOWN_CONNECT_FAILURES",
+                        "true or false",
+                        text,
+                    )),
+                })
+                .transpose()?,
+            status_index_shards: number(
+                "STATUS_INDEX_SHARDS",
+                1..=1024,
+                "a whole number from 1 to 1024",
+            )?
+            .map(|shards| shards as u32),
+            counts_table: var("COUNTS_TABLE_NAME"),
+            counter_shards: number("COUNTER_SHARDS", 1..=100, "a whole number from 1 to 100")?
+                .map(|shards| shards as u32),
+        })
+    }
+
+    /// The settings as stated, with the module's defaults for what is not: how the
+    /// functions read their environment, and what `--override-table-settings` writes with.
+    pub fn into_settings(self) -> Settings {
+        Settings {
+            ignored_client_id_prefixes: self.ignored_client_id_prefixes.unwrap_or_default(),
+            item_ttl: self.item_ttl,
+            record_unknown_connect_failures: self.record_unknown_connect_failures.unwrap_or(false),
+            status_index_shards: self.status_index_shards,
+            counts: self.counts_table.map(|table| CountsSettings {
+                table,
+                shards: self.counter_shards.unwrap_or(64),
+            }),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings in `tags`; `None` when the table carries none (an older release).
+    pub fn from_tags(tags: &BTreeMap<String, String>) -> Result<Option<Self>, SettingsError> {
+        let Some(version) = tags.get(tag::VERSION) else {
+            return Ok(None);
+        };
+        if version != VERSION {
+            return Err(SettingsError::UnknownVersion(version.clone()));
+        }
+        let get = |name: &'static str| {
+            tags.get(name)
+                .map(String::as_str)
+                .ok_or(SettingsError::MissingTag(name))
+        };
+        let invalid = |name: &'static str, got: &str| SettingsError::InvalidTag {
+            tag: name,
+            got: got.to_owned(),
+        };
+        let number_or_off = |name: &'static str| -> Result<Option<u64>, SettingsError> {
+            match get(name)? {
+                OFF => Ok(None),
+                text => text.parse().map(Some).map_err(|_| invalid(name, text)),
+            }
+        };
+        let prefixes = get(tag::IGNORED_CLIENT_ID_PREFIXES)?;
+        let counts = match get(tag::COUNTS_TABLE)? {
+            OFF => None,
+            table => Some(CountsSettings {
+                table: table.to_owned(),
+                shards: {
+                    let text = get(tag::COUNTER_SHARDS)?;
+                    text.parse()
+                        .map_err(|_| invalid(tag::COUNTER_SHARDS, text))?
+                },
+            }),
+        };
+        Ok(Some(Self {
+            ignored_client_id_prefixes: base64::engine::general_purpose::STANDARD
+                .decode(prefixes)
+                .ok()
+                .and_then(|json| serde_json::from_slice(&json).ok())
+                .ok_or_else(|| invalid(tag::IGNORED_CLIENT_ID_PREFIXES, prefixes))?,
+            item_ttl: number_or_off(tag::ITEM_TTL_SECONDS)?.map(Duration::from_secs),
+            record_unknown_connect_failures: match get(tag::RECORD_UNKNOWN_CONNECT_FAILURES)? {
+                "true" => true,
+                "false" => false,
+                other => return Err(invalid(tag::RECORD_UNKNOWN_CONNECT_FAILURES, other)),
+            },
+            status_index_shards: number_or_off(tag::STATUS_INDEX_SHARDS)?
+                .map(|shards| {
+                    u32::try_from(shards).map_err(|_| invalid(tag::STATUS_INDEX_SHARDS, "large"))
+                })
+                .transpose()?,
+            counts,
+        }))
+    }
+
+    /// The tags that say these settings, as the module writes them.
+    pub fn to_tags(&self) -> BTreeMap<String, String> {
+        let or_off = |value: Option<String>| value.unwrap_or_else(|| OFF.to_owned());
+        let prefixes = serde_json::to_vec(&self.ignored_client_id_prefixes).expect("strings");
+        let mut tags = BTreeMap::from([
+            (tag::VERSION, VERSION.to_owned()),
+            (
+                tag::STATUS_INDEX_SHARDS,
+                or_off(self.status_index_shards.map(|n| n.to_string())),
+            ),
+            (
+                tag::ITEM_TTL_SECONDS,
+                or_off(self.item_ttl.map(|ttl| ttl.as_secs().to_string())),
+            ),
+            (
+                tag::RECORD_UNKNOWN_CONNECT_FAILURES,
+                self.record_unknown_connect_failures.to_string(),
+            ),
+            (
+                tag::IGNORED_CLIENT_ID_PREFIXES,
+                base64::engine::general_purpose::STANDARD.encode(prefixes),
+            ),
+            (
+                tag::COUNTS_TABLE,
+                or_off(self.counts.as_ref().map(|counts| counts.table.clone())),
+            ),
+        ]);
+        if let Some(counts) = &self.counts {
+            tags.insert(tag::COUNTER_SHARDS, counts.shards.to_string());
+        }
+        tags.into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect()
+    }
+
+    /// These settings, unless the operator stated one otherwise: then an error naming
+    /// both values, never a silent choice.
+    pub fn agreeing_with(self, stated: &Stated, table: &str) -> Result<Self, SettingsError> {
+        let disagreement = |setting, tag, stated: String, table_value: String| {
+            Err(SettingsError::Disagreement {
+                table: table.to_owned(),
+                setting,
+                tag,
+                stated,
+                table_value,
+            })
+        };
+        let shown = |value: Option<String>| value.unwrap_or_else(|| OFF.to_owned());
+        if let Some(prefixes) = &stated.ignored_client_id_prefixes {
+            if *prefixes != self.ignored_client_id_prefixes {
+                return disagreement(
+                    "IGNORED_CLIENT_ID_PREFIXES",
+                    tag::IGNORED_CLIENT_ID_PREFIXES,
+                    format!("{prefixes:?}"),
+                    format!("{:?}", self.ignored_client_id_prefixes),
+                );
+            }
+        }
+        if let Some(ttl) = stated.item_ttl {
+            if Some(ttl) != self.item_ttl {
+                return disagreement(
+                    "ITEM_TTL_SECONDS",
+                    tag::ITEM_TTL_SECONDS,
+                    ttl.as_secs().to_string(),
+                    shown(self.item_ttl.map(|ttl| ttl.as_secs().to_string())),
+                );
+            }
+        }
+        if let Some(record) = stated.record_unknown_connect_failures {
+            if record != self.record_unknown_connect_failures {
+                return disagreement(
+                    "RECORD_UNKNOWN_CONNECT_FAILURES",
+                    tag::RECORD_UNKNOWN_CONNECT_FAILURES,
+                    record.to_string(),
+                    self.record_unknown_connect_failures.to_string(),
+                );
+            }
+        }
+        if let Some(shards) = stated.status_index_shards {
+            if Some(shards) != self.status_index_shards {
+                return disagreement(
+                    "STATUS_INDEX_SHARDS",
+                    tag::STATUS_INDEX_SHARDS,
+                    shards.to_string(),
+                    shown(self.status_index_shards.map(|n| n.to_string())),
+                );
+            }
+        }
+        if let Some(counts_table) = &stated.counts_table {
+            if Some(counts_table) != self.counts.as_ref().map(|counts| &counts.table) {
+                return disagreement(
+                    "COUNTS_TABLE_NAME",
+                    tag::COUNTS_TABLE,
+                    counts_table.clone(),
+                    shown(self.counts.as_ref().map(|counts| counts.table.clone())),
+                );
+            }
+        }
+        if let Some(shards) = stated.counter_shards {
+            if Some(shards) != self.counts.as_ref().map(|counts| counts.shards) {
+                return disagreement(
+                    "COUNTER_SHARDS",
+                    tag::COUNTER_SHARDS,
+                    shards.to_string(),
+                    shown(self.counts.as_ref().map(|counts| counts.shards.to_string())),
+                );
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The table's tags: `DescribeTable` for its ARN, then `ListTagsOfResource`, the two read
+/// actions an operator needs beyond the items.
+pub async fn table_tags(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<BTreeMap<String, String>, SettingsError> {
+    let read_error = |message: String| SettingsError::Read {
+        table: table.to_owned(),
+        message,
+    };
+    let described = dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|err| read_error(format!("DescribeTable: {}", DisplayErrorContext(err))))?;
+    let arn = described
+        .table
+        .and_then(|description| description.table_arn)
+        .ok_or_else(|| read_error("DescribeTable returned no TableArn".to_owned()))?;
+    let mut tags = BTreeMap::new();
+    let mut next_token = None;
+    loop {
+        let page = dynamodb
+            .list_tags_of_resource()
+            .resource_arn(&arn)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|err| {
+                read_error(format!("ListTagsOfResource: {}", DisplayErrorContext(err)))
+            })?;
+        for tag in page.tags.unwrap_or_default() {
+            tags.insert(tag.key, tag.value);
+        }
+        next_token = page.next_token;
+        if next_token.is_none() {
+            return Ok(tags);
+        }
+    }
+}
+
+/// The settings an operator's command writes with: the table's, checked against what the
+/// operator stated; or, with `override_table`, what the operator stated.
+pub async fn resolve(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    stated: Stated,
+    override_table: bool,
+) -> Result<Settings, SettingsError> {
+    if override_table {
+        return Ok(stated.into_settings());
+    }
+    Settings::from_tags(&table_tags(dynamodb, table).await?)?
+        .ok_or_else(|| SettingsError::NotTagged(table.to_owned()))?
+        .agreeing_with(&stated, table)
+}
+
+pub(crate) fn parse_prefixes(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|prefix| !prefix.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployed() -> Settings {
+        Settings {
+            ignored_client_id_prefixes: vec!["iotconsole".into(), "test/".into()],
+            item_ttl: Some(Duration::from_secs(7_776_000)),
+            record_unknown_connect_failures: true,
+            status_index_shards: Some(64),
+            counts: Some(CountsSettings {
+                table: "fleet-counts".into(),
+                shards: 32,
+            }),
+        }
+    }
+
+    fn stated(vars: &[(&str, &str)]) -> Result<Stated, SettingsError> {
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Stated::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn prefixes_are_trimmed_and_empty_entries_dropped() {
+        assert_eq!(parse_prefixes(""), Vec::<String>::new());
+        assert_eq!(
+            parse_prefixes(" iotconsole, ,test-,"),
+            ["iotconsole", "test-"]
+        );
+    }
+
+    #[test]
+    fn tags_read_back_as_the_settings_they_say() {
+        for settings in [deployed(), Settings::default()] {
+            assert_eq!(
+                Settings::from_tags(&settings.to_tags()).unwrap(),
+                Some(settings)
+            );
+        }
+    }
+
+    /// What `main.tf` writes for examples/complete's settings (base64encode(jsonencode(...)),
+    /// "off" for what is off), read as this code reads it.
+    #[test]
+    fn the_modules_encoding_of_prefixes_reads_back() {
+        let mut tags = Settings::default().to_tags();
+        tags.insert(
+            tag::IGNORED_CLIENT_ID_PREFIXES.into(),
+            "WyJpb3Rjb25zb2xlIl0=".into(),
+        );
+        let settings = Settings::from_tags(&tags).unwrap().unwrap();
+        assert_eq!(settings.ignored_client_id_prefixes, ["iotconsole"]);
+        assert_eq!(settings.status_index_shards, None);
+        assert_eq!(settings.counts, None);
+    }
+
+    #[test]
+    fn a_table_without_the_version_tag_has_no_settings() {
+        let mut tags = deployed().to_tags();
+        tags.remove(tag::VERSION);
+        assert_eq!(Settings::from_tags(&tags).unwrap(), None);
+    }
+
+    #[test]
+    fn unreadable_tags_are_errors_not_defaults() {
+        let mut tags = deployed().to_tags();
+        tags.insert(tag::STATUS_INDEX_SHARDS.into(), "many".into());
+        assert!(matches!(
+            Settings::from_tags(&tags),
+            Err(SettingsError::InvalidTag { .. })
+        ));
+        let mut tags = deployed().to_tags();
+        tags.insert(tag::VERSION.into(), "2".into());
+        assert!(matches!(
+            Settings::from_tags(&tags),
+            Err(SettingsError::UnknownVersion(_))
+        ));
+        let mut tags = deployed().to_tags();
+        tags.remove(tag::ITEM_TTL_SECONDS);
+        assert_eq!(
+            Settings::from_tags(&tags),
+            Err(SettingsError::MissingTag(tag::ITEM_TTL_SECONDS))
+        );
+    }
+
+    #[test]
+    fn unstated_settings_come_from_the_table_and_agreeing_ones_pass() {
+        let nothing = stated(&[]).unwrap();
+        assert_eq!(deployed().agreeing_with(&nothing, "t").unwrap(), deployed());
+        let agreeing = stated(&[
+            ("STATUS_INDEX_SHARDS", "64"),
+            ("ITEM_TTL_SECONDS", "7776000"),
+            ("IGNORED_CLIENT_ID_PREFIXES", "iotconsole,test/"),
+            ("RECORD_UNKNOWN_CONNECT_FAILURES", "true"),
+            ("COUNTS_TABLE_NAME", "fleet-counts"),
+            ("COUNTER_SHARDS", "32"),
+        ])
+        .unwrap();
+        assert_eq!(
+            deployed().agreeing_with(&agreeing, "t").unwrap(),
+            deployed()
+        );
+    }
+
+    #[test]
+    fn every_disagreeing_setting_is_refused_naming_both_values() {
+        let cases = [
+            ("STATUS_INDEX_SHARDS", "8", "64"),
+            ("ITEM_TTL_SECONDS", "60", "7776000"),
+            ("IGNORED_CLIENT_ID_PREFIXES", "iotconsole", "test/"),
+            ("RECORD_UNKNOWN_CONNECT_FAILURES", "false", "true"),
+            ("COUNTS_TABLE_NAME", "other-counts", "fleet-counts"),
+            ("COUNTER_SHARDS", "64", "32"),
+        ];
+        for (variable, value, table_value) in cases {
+            let message = deployed()
+                .agreeing_with(&stated(&[(variable, value)]).unwrap(), "fleet")
+                .unwrap_err()
+                .to_string();
+            for part in [
+                variable,
+                value,
+                table_value,
+                "fleet",
+                "--override-table-settings",
+            ] {
+                assert!(message.contains(part), "{part} not in: {message}");
+            }
+        }
+        let off = Settings::default()
+            .agreeing_with(&stated(&[("STATUS_INDEX_SHARDS", "64")]).unwrap(), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(off.contains("with off"), "{off}");
+    }
+
+    #[test]
+    fn stated_values_are_validated() {
+        for (variable, value) in [
+            ("STATUS_INDEX_SHARDS", "0"),
+            ("STATUS_INDEX_SHARDS", "1025"),
+            ("ITEM_TTL_SECONDS", "soon"),
+            ("RECORD_UNKNOWN_CONNECT_FAILURES", "yes"),
+            ("COUNTER_SHARDS", "101"),
+        ] {
+            let err = stated(&[(variable, value)]).unwrap_err();
+            assert!(err.to_string().contains(variable), "{err}");
+        }
+        assert_eq!(
+            stated(&[("ITEM_TTL_SECONDS", " "), ("STATUS_INDEX_SHARDS", "")]).unwrap(),
+            Stated::default(),
+            "empty is not stated"
+        );
+    }
+}
