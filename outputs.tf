@@ -115,7 +115,7 @@ output "grace_period_queue_arn" {
 
 
 output "operator_environment" {
-  description = "The function's settings as environment variables (TABLE_NAME, STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS, ..., and COUNTS_TABLE_NAME and COUNTER_SHARDS with the ConnectedDevices count), for the connectivity and replay CLIs, so what they write matches what the functions write."
+  description = "The function's settings as environment variables (TABLE_NAME, STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS, ..., and COUNTS_TABLE_NAME and COUNTER_SHARDS with the ConnectedDevices count), for scripts. The connectivity and replay CLIs read the same settings from the table's tags and need only the table's name."
   value       = merge(local.environment, local.counter_environment)
 }
 
