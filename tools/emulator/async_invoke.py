@@ -44,14 +44,16 @@ class AsyncInvoker:
         self.retry_delays = _retry_delays()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="async-invoke")
 
-    def submit(self, function, payload: bytes) -> str:
-        """Queues the event; returns the request ID the Invoke response carries."""
+    def submit(self, function, payload: bytes, source: str) -> str:
+        """Queues the event from `source` (faults.SOURCES); returns the request ID the
+        Invoke response carries."""
         event = {
             "request_id": str(uuid.uuid4()),
             "account": function.account_id,
             "region": function.region,
             "arn": function.function_arn,
             "payload": payload,
+            "source": source,
             "queued_at": time.time(),
             "attempts": 0,
         }
@@ -79,7 +81,7 @@ class AsyncInvoker:
             return self._finish(function, event, None, "EventAgeExceeded")
         event["attempts"] += 1
         try:
-            result = self.runner.invoke(function, event["payload"])
+            result = self.runner.invoke(function, event["payload"], event["source"])
         except NotRunnable as why:
             log.error("%s cannot run here: %s", function.function_name, why)
             result = None

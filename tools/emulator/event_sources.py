@@ -293,7 +293,7 @@ class EventSourcePoller:
 
     def _invoke(self, function, event: dict):
         try:
-            return self.runner.invoke(function, json.dumps(event).encode())
+            return self.runner.invoke(function, json.dumps(event).encode(), "esm")
         except NotRunnable as why:
             log.error("%s cannot run here: %s", function.function_name, why)
             return None

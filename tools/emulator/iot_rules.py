@@ -330,7 +330,7 @@ class RulesEngine:
                 "Failed to invoke lambda function. Received Server error from Lambda. The error code is 403"
                 f" (no resource policy statement lets iot.amazonaws.com invoke it for {rule.arn})"
             )
-        self.invoker.submit(function, payload)
+        self.invoker.submit(function, payload, "iot")
         return None
 
     def _run_error_action(self, account, region, rule, topic, payload: bytes, client_id, failures) -> None:

@@ -23,10 +23,10 @@ def patch(runner: LambdaRunner, invoker: AsyncInvoker) -> None:
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
-            response_headers["x-amzn-RequestId"] = invoker.submit(self, payload)
+            response_headers["x-amzn-RequestId"] = invoker.submit(self, payload, "invoke")
             return b""
         try:
-            result = runner.invoke(self, payload)
+            result = runner.invoke(self, payload, "invoke")
         except NotRunnable as why:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "Emulator.NotRunnable", "errorMessage": str(why)}).encode()

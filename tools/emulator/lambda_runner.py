@@ -7,6 +7,11 @@ pointing back at the emulator, and the function's timeout, memory and logging se
 An environment stays warm after an invocation and is reused by the next one; concurrent
 invocations get environments of their own. A configuration or code change retires the
 warm ones, as a new Lambda version would. Only `provided.*` runtimes run here.
+
+A fault rule (faults.py) can make an invocation fail as the function itself would, the
+handler never seeing the event: an error (the environment stays warm), a timeout (the
+call waits out the function's timeout, then the environment ends) or a crash (the
+process is killed as the invocation starts: Runtime.ExitError, and the environment ends).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 
-from . import iam
+from . import faults, iam
 from .lambda_logs import FunctionLog
 from .runtime_api import RuntimeApi, RuntimeFailed
 
@@ -128,13 +133,20 @@ class Sandbox:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def invoke(self, payload: bytes) -> Result:
+    def invoke(self, payload: bytes, fault: str | None = None) -> Result:
+        """Runs one invocation; `fault` is an injected failure: error, timeout or crash."""
         request_id = str(uuid.uuid4())
         self.request_id = request_id
         self.log.platform("start", "INFO", {"requestId": request_id, "version": "$LATEST"})
         started = time.monotonic()
         try:
-            _, kind, body = self.api.invoke(payload, self.alive, request_id)
+            if fault == "error":
+                kind, body = "error", faults.INJECTED_FUNCTION_ERROR
+            else:
+                if fault == "crash":
+                    self.process.kill()
+                    self.process.wait()
+                _, kind, body = self.api.invoke(payload, self.alive, request_id, deliver=fault is None)
             error = "Unhandled" if kind == "error" else None
             data = json.dumps(body).encode() if body is not None else b"null"
         except RuntimeFailed as failure:
@@ -212,7 +224,8 @@ class LambdaRunner:
             self.environments_started += 1
         return sandbox
 
-    def invoke(self, function, payload: bytes) -> Result:
+    def invoke(self, function, payload: bytes, source: str) -> Result:
+        """Invokes `function`; `source` (faults.SOURCES) says who asks, for fault rules."""
         if not iam.trust_allows(function.role, "lambda.amazonaws.com"):
             message = f"The role defined for the function cannot be assumed by Lambda: {function.role}"
             error = {"errorType": "AccessDeniedException", "errorMessage": message}
@@ -228,7 +241,7 @@ class LambdaRunner:
             error = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}
             return Result(str(uuid.uuid4()), json.dumps(error).encode(), "Unhandled", 0.0)
         sandbox = self._acquire(function)
-        result = sandbox.invoke(payload)
+        result = sandbox.invoke(payload, faults.chaos.invocation_fault(function, source))
         if sandbox.alive():
             with self._lock:
                 self._idle.setdefault(function.function_arn, []).append(sandbox)

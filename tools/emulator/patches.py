@@ -17,8 +17,8 @@ Four gaps of moto itself, each with a test in tools/test_emulator.py:
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
 (iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
-engine (iot_rules.py), event source mappings (event_sources.py) and EventBridge
-schedules (schedules.py).
+engine (iot_rules.py), event source mappings (event_sources.py), EventBridge
+schedules (schedules.py) and fault injection (faults.py).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def apply_patches() -> None:
 
 def apply_all(endpoint_url: str):
     """Everything the emulator process needs; returns the runner, to close on exit."""
-    from . import event_sources, iam, iot_rules, lambda_api
+    from . import event_sources, faults, iam, iot_rules, lambda_api
     from .async_invoke import AsyncInvoker
     from .lambda_runner import LambdaRunner
     from . import schedules
@@ -172,4 +172,5 @@ def apply_all(endpoint_url: str):
     iot_rules.patch(iot_rules.RulesEngine(invoker))
     event_sources.patch(event_sources.EventSourcePoller(runner))
     schedules.patch(schedules.Scheduler(invoker))
+    faults.patch()
     return runner

@@ -38,12 +38,15 @@ class RuntimeApi(ThreadingHTTPServer):
     def address(self) -> str:
         return f"127.0.0.1:{self.server_address[1]}"
 
-    def invoke(self, payload: bytes, is_alive, request_id: str | None = None) -> tuple[str, str, object]:
+    def invoke(self, payload: bytes, is_alive, request_id: str | None = None, deliver: bool = True) -> tuple[str, str, object]:
         """Hands `payload` to the runtime; returns (request id, "response" | "error", body).
 
-        `is_alive()` says whether the runtime process still runs."""
+        `is_alive()` says whether the runtime process still runs. With `deliver` false the
+        runtime never gets the event (an injected fault): the call ends when the process
+        exits, or at the timeout."""
         request_id = request_id or str(uuid.uuid4())
-        self.pending.put((request_id, payload))
+        if deliver:
+            self.pending.put((request_id, payload))
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             try:

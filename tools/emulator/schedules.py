@@ -138,7 +138,7 @@ class Scheduler:
             return f"function {function_arn} does not exist"
         if not iam.lambda_permission_allows(function, "events.amazonaws.com", rule.arn, rule.account_id):
             return f"no resource policy statement of {function_arn} lets events.amazonaws.com invoke it for {rule.arn}"
-        self.invoker.submit(function, payload)
+        self.invoker.submit(function, payload, "events")
         return None
 
 

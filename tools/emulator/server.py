@@ -1,8 +1,9 @@
-"""The emulator process: moto's server on loopback, patched, plus one control route.
+"""The emulator process: moto's server on loopback, patched, plus control routes.
 
 `GET /_emulator/drain?timeout=SECONDS` waits until no published message, asynchronous
 invocation or stream batch is still in flight (retries included) and answers
 {"idle": true|false, "pending": N}: tests and the demo wait on it, not on sleeps.
+`/_emulator/chaos/{faults,effects,seed,log}` set and read fault injection (faults.py).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import os
 import signal
 import sys
 import threading
+from http import HTTPStatus
 from urllib.parse import parse_qs
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import patches
+from . import faults, patches
 from .work import tracker
 
 
@@ -29,14 +31,25 @@ class _ControlRoutes:
         self.app = app
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") == "/_emulator/drain":
+        path = environ.get("PATH_INFO", "")
+        if path == "/_emulator/drain":
             query = parse_qs(environ.get("QUERY_STRING", ""))
             timeout = float(query.get("timeout", ["60"])[0])
             idle = tracker.wait_idle(timeout)
-            body = json.dumps({"idle": idle, "pending": tracker.pending}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+            return _json(start_response, 200, {"idle": idle, "pending": tracker.pending})
+        if path.startswith(faults.CONTROL_PREFIX):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            status, answer = faults.control(environ["REQUEST_METHOD"], path, body)
+            return _json(start_response, status, answer)
         return self.app(environ, start_response)
+
+
+def _json(start_response, status: int, document) -> list[bytes]:
+    body = json.dumps(document).encode()
+    reason = HTTPStatus(status).phrase
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 class EmulatorServer(ThreadedMotoServer):
