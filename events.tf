@@ -12,6 +12,9 @@ locals {
   notifier_timeout = var.timeout
 }
 
+# A grace check is only a hint to look at a client when its grace period ends; a failed
+# one backs off (ChangeMessageVisibility: 30 s doubling to 15 min), so its 12 receives
+# span hours, and the reconciler settles whatever it leaves anyway.
 resource "aws_sqs_queue" "grace_period" {
   count = local.events
 
@@ -21,7 +24,7 @@ resource "aws_sqs_queue" "grace_period" {
   message_retention_seconds  = 345600
   redrive_policy = jsonencode({
     deadLetterTargetArn = local.dead_letter_queue_arn
-    maxReceiveCount     = 5
+    maxReceiveCount     = 12
   })
   tags = var.tags
 }
@@ -49,9 +52,15 @@ data "aws_iam_policy_document" "notifier" {
   statement {
     sid = "Announcements"
     # GetItem to decide against the item as it is; UpdateItem to record an announcement
-    # (conditional) and to confirm it.
+    # (conditional), to confirm it and to settle the item.
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.connectivity.arn]
+  }
+
+  statement {
+    sid       = "OwedAnnouncements"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.connectivity.arn}/index/${local.owed_index}"]
   }
 
   statement {
@@ -62,7 +71,7 @@ data "aws_iam_policy_document" "notifier" {
 
   statement {
     sid       = "GraceChecks"
-    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
     resources = [aws_sqs_queue.grace_period[0].arn]
   }
 
@@ -137,7 +146,9 @@ resource "aws_lambda_function" "notifier" {
       EVENT_SOURCE         = var.event_source
       GRACE_PERIOD_SECONDS = tostring(var.disconnect_grace_period_seconds)
       GRACE_QUEUE_URL      = aws_sqs_queue.grace_period[0].url
-    }, local.metrics_environment)
+      MAX_CONCURRENT_PUTS  = tostring(var.announcement_max_concurrent_puts)
+      }, local.metrics_environment,
+    var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) })
   }
 
   logging_config {
@@ -156,9 +167,11 @@ resource "aws_lambda_function" "notifier" {
   ]
 }
 
-# Only status changes invoke the notifier: a client that went from Connected to
-# Disconnected or back, or appeared Connected. The notifier's own writes (announcements)
-# leave Status alone and are filtered out here.
+# Every write that leaves an item owing an announcement wakes the notifier: presence
+# writes mark the item (OwedShard), and so does a confirmed announcement whose item moved
+# on meanwhile. Its own claims (pending) and settlements (mark removed) are filtered out.
+# A record is only a hint to look; the notifier reports no failures, since what it could
+# not settle stays marked for the reconciler.
 resource "aws_lambda_event_source_mapping" "stream" {
   count = local.events
 
@@ -172,11 +185,11 @@ resource "aws_lambda_event_source_mapping" "stream" {
   function_response_types        = ["ReportBatchItemFailures"]
 
   filter_criteria {
-    dynamic "filter" {
-      for_each = local.status_change_patterns
-      content {
-        pattern = filter.value
-      }
+    filter {
+      pattern = jsonencode({ dynamodb = { NewImage = {
+        OwedShard           = { S = [{ exists = true }] }
+        AnnouncementPending = { BOOL = [{ exists = false }] }
+      } } })
     }
   }
 
@@ -185,6 +198,35 @@ resource "aws_lambda_event_source_mapping" "stream" {
       destination_arn = local.dead_letter_queue_arn
     }
   }
+}
+
+# The reconciler: the notifier looks at every item the owed index holds, so nothing
+# waits on a device's next event after an outage of EventBridge, SQS or DynamoDB.
+resource "aws_cloudwatch_event_rule" "reconcile" {
+  count = local.events
+
+  name                = "${var.name}-device-connectivity-reconcile"
+  description         = "Settles the announcements owed by devices of ${var.table_name}."
+  schedule_expression = var.reconcile_interval_minutes == 1 ? "rate(1 minute)" : "rate(${var.reconcile_interval_minutes} minutes)"
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "reconcile" {
+  count = local.events
+
+  rule = aws_cloudwatch_event_rule.reconcile[0].name
+  arn  = aws_lambda_function.notifier[0].arn
+}
+
+resource "aws_lambda_permission" "reconcile" {
+  count = local.events
+
+  statement_id   = "ReconcileAnnouncements"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.notifier[0].function_name
+  principal      = "events.amazonaws.com"
+  source_arn     = aws_cloudwatch_event_rule.reconcile[0].arn
+  source_account = local.account_id
 }
 
 resource "aws_lambda_event_source_mapping" "grace_period" {

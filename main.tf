@@ -8,6 +8,7 @@ locals {
   rule_name      = "${replace(var.name, "-", "_")}_device_connectivity"
   log_group_name = "/aws/lambda/${local.function_name}"
   status_index   = "ByStatusShard"
+  owed_index     = "ByAnnouncementOwed"
   account_id     = data.aws_caller_identity.current.account_id
   # Built, not read from the rule, so the Lambda permission can exist before the rule
   # goes live (otherwise the first events fail into the DLQ, and again on destroy).
@@ -47,6 +48,7 @@ locals {
     var.record_unknown_connect_failures ? { RECORD_UNKNOWN_CONNECT_FAILURES = "true" } : {},
     var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) },
     var.status_index_enabled ? { STATUS_INDEX_SHARDS = tostring(var.status_index_shards) } : {},
+    var.events_enabled ? { ANNOUNCEMENTS_ENABLED = "true" } : {},
     local.metrics_environment,
   )
   # What changes what a write to the table looks like, kept with the table so that the
@@ -62,6 +64,7 @@ locals {
       "iot-connectivity:record-unknown-connect-failures" = tostring(var.record_unknown_connect_failures)
       "iot-connectivity:ignored-client-id-prefixes"      = base64encode(jsonencode(var.ignored_client_id_prefixes))
       "iot-connectivity:counts-table"                    = var.connected_devices_metric_enabled ? local.counts_table : "off"
+      "iot-connectivity:announcements"                   = tostring(var.events_enabled)
     },
     var.connected_devices_metric_enabled ? { "iot-connectivity:counter-shards" = tostring(var.connected_devices_counter_shards) } : {},
   )
@@ -92,7 +95,10 @@ resource "aws_dynamodb_table" "connectivity" {
   }
 
   dynamic "attribute" {
-    for_each = var.status_index_enabled ? { StatusShard = "S", LastUpdateTime = "N" } : {}
+    for_each = merge(
+      var.status_index_enabled ? { StatusShard = "S", LastUpdateTime = "N" } : {},
+      var.events_enabled ? { OwedShard = "S", LastUpdateTime = "N" } : {},
+    )
     content {
       name = attribute.key
       type = attribute.value
@@ -106,6 +112,20 @@ resource "aws_dynamodb_table" "connectivity" {
       hash_key        = "StatusShard"
       range_key       = "LastUpdateTime"
       projection_type = "ALL"
+      read_capacity   = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.read : null
+      write_capacity  = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.write : null
+    }
+  }
+
+  # The items that may owe an announcement (events_enabled): sparse, since only items
+  # with OwedShard are in it, so the reconciler reads what is owed, never the fleet.
+  dynamic "global_secondary_index" {
+    for_each = var.events_enabled ? [local.owed_index] : []
+    content {
+      name            = global_secondary_index.value
+      hash_key        = "OwedShard"
+      range_key       = "LastUpdateTime"
+      projection_type = "KEYS_ONLY"
       read_capacity   = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.read : null
       write_capacity  = var.billing_mode == "PROVISIONED" ? var.provisioned_capacity.write : null
     }

@@ -319,6 +319,28 @@ variable "disconnect_grace_period_seconds" {
   }
 }
 
+variable "reconcile_interval_minutes" {
+  description = "How often the notifier settles every device that owes an announcement (1 to 60 minutes): the longest an announcement waits after an outage of EventBridge, SQS or DynamoDB ends, with no re-drive. Each pass reads only the owed devices, through a sparse index."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.reconcile_interval_minutes >= 1 && var.reconcile_interval_minutes <= 60 && floor(var.reconcile_interval_minutes) == var.reconcile_interval_minutes
+    error_message = "reconcile_interval_minutes must be a whole number from 1 to 60."
+  }
+}
+
+variable "announcement_max_concurrent_puts" {
+  description = "PutEvents calls (of up to 10 announcements each) one notifier invocation makes at once. With one stream shard per invocation plus the reconciler, this bounds the announcement rate of a mass outage, against the account's PutEvents quota (400 to 10,000 requests per second depending on the region)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.announcement_max_concurrent_puts >= 1 && var.announcement_max_concurrent_puts <= 50 && floor(var.announcement_max_concurrent_puts) == var.announcement_max_concurrent_puts
+    error_message = "announcement_max_concurrent_puts must be a whole number from 1 to 50."
+  }
+}
+
 variable "event_source" {
   description = "The source of the announcements on the bus, for rules to match (EventBridge reserves sources starting with \"aws.\")."
   type        = string

@@ -329,6 +329,7 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 		"IGNORED_CLIENT_ID_PREFIXES": "iotconsole",
 		"ITEM_TTL_SECONDS":           "7776000",
 		"STATUS_INDEX_SHARDS":        "64",
+		"ANNOUNCEMENTS_ENABLED":      "true",
 		"METRICS_NAMESPACE":          "IoTDeviceConnectivity",
 		"METRICS_DEPLOYMENT":         strings.TrimSuffix(out["dynamodb_table_name"], "-DeviceConnectivity"),
 	}, function.Environment.Variables)
@@ -344,6 +345,8 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 		"EVENT_SOURCE":         "iot.device-connectivity",
 		"GRACE_PERIOD_SECONDS": fmt.Sprint(gracePeriodSeconds),
 		"GRACE_QUEUE_URL":      out["grace_period_queue_url"],
+		"MAX_CONCURRENT_PUTS":  "2",
+		"ITEM_TTL_SECONDS":     "7776000",
 		"METRICS_NAMESPACE":    "IoTDeviceConnectivity",
 		"METRICS_DEPLOYMENT":   strings.TrimSuffix(out["dynamodb_table_name"], "-DeviceConnectivity"),
 	}, notifier.Environment.Variables)

@@ -75,7 +75,7 @@ func TestPlanDefaults(t *testing.T) {
 
 	function := planned(t, plan, "aws_lambda_function.this")
 	assert.Equal(t, "provided.al2023", function["runtime"])
-	assert.Equal(t, "bootstrap", function["handler"])
+	assert.Equal(t, "presence", function["handler"])
 	assert.Equal(t, []any{"x86_64"}, function["architectures"])
 	logging := function["logging_config"].([]any)[0].(map[string]any)
 	assert.Equal(t, "JSON", logging["log_format"])
@@ -123,16 +123,33 @@ func TestPlanEvents(t *testing.T) {
 	assert.Equal(t, true, stream["bisect_batch_on_function_error"])
 	assert.Equal(t, "LATEST", stream["starting_position"])
 	filters := stream["filter_criteria"].([]any)[0].(map[string]any)["filter"].([]any)
-	assert.Len(t, filters, 3, "only status changes invoke the notifier")
+	require.Len(t, filters, 1, "what leaves an item owing an announcement wakes the notifier")
+	assert.JSONEq(t, `{"dynamodb":{"NewImage":{"OwedShard":{"S":[{"exists":true}]},"AnnouncementPending":{"BOOL":[{"exists":false}]}}}}`,
+		filters[0].(map[string]any)["pattern"].(string))
 	grace := planned(t, plan, "aws_lambda_event_source_mapping.grace_period[0]")
 	assert.Equal(t, []any{"ReportBatchItemFailures"}, grace["function_response_types"])
+
+	// The reconciler: a schedule on the notifier, reading the sparse owed index.
+	assert.Equal(t, "rate(1 minute)", planned(t, plan, "aws_cloudwatch_event_rule.reconcile[0]")["schedule_expression"])
+	assert.Equal(t, "events.amazonaws.com", planned(t, plan, "aws_lambda_permission.reconcile[0]")["principal"])
+	var owedIndex map[string]any
+	for _, index := range table["global_secondary_index"].([]any) {
+		if index.(map[string]any)["name"] == "ByAnnouncementOwed" {
+			owedIndex = index.(map[string]any)
+		}
+	}
+	require.NotNil(t, owedIndex, "the owed index exists with events")
+	assert.Equal(t, "OwedShard", owedIndex["hash_key"])
+	assert.Equal(t, "KEYS_ONLY", owedIndex["projection_type"])
+	assert.Equal(t, "true", planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)["ANNOUNCEMENTS_ENABLED"],
+		"presence writes mark what is owed")
 
 	// Least privilege: its table, its stream, its queue, the one bus, its log group.
 	policy := change(t, plan, "data.aws_iam_policy_document.notifier[0]")
 	assert.Equal(t, []string{
 		"dynamodb:DescribeStream", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-		"dynamodb:ListStreams", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream", "logs:PutLogEvents",
-		"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:SendMessage",
+		"dynamodb:ListStreams", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream", "logs:PutLogEvents",
+		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:SendMessage",
 	}, policyActions(policy))
 	assert.Regexp(t, `^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus/fleet$`, statementResource(policy, "Bus"))
 }
@@ -202,11 +219,13 @@ func TestPlanVariables(t *testing.T) {
 		}},
 		{"tags", map[string]any{"tags": map[string]string{"Team": "platform"}}, func(t *testing.T, plan *terraform.PlanStruct) {
 			for _, address := range []string{
-				"aws_dynamodb_table.connectivity", "aws_lambda_function.this", "aws_cloudwatch_log_group.function",
+				"aws_lambda_function.this", "aws_cloudwatch_log_group.function",
 				"aws_iot_topic_rule.lifecycle", "aws_iam_role.function", "aws_iam_role.rule_errors", "aws_sqs_queue.dead_letter[0]",
 			} {
 				assert.Equal(t, map[string]any{"Team": "platform"}, planned(t, plan, address)["tags"], address)
 			}
+			// The table carries the deployment's settings beside them (TestPlanDeploymentSettings).
+			assert.Equal(t, "platform", planned(t, plan, "aws_dynamodb_table.connectivity")["tags"].(map[string]any)["Team"])
 		}},
 		{"subscription events", map[string]any{"include_subscription_events": true}, func(t *testing.T, plan *terraform.PlanStruct) {
 			sql := planned(t, plan, "aws_iot_topic_rule.lifecycle")["sql"].(string)
@@ -596,6 +615,7 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"record-unknown-connect-failures": "false",
 			"ignored-client-id-prefixes":      "W10=", // base64 of []
 			"counts-table":                    "off",
+			"announcements":                   "false",
 		}, settingsOf(plan), "a caller's tag never overrides a setting")
 		assert.Equal(t, "fleet", planned(t, plan, "aws_dynamodb_table.connectivity")["tags"].(map[string]any)["team"])
 	})
@@ -607,6 +627,7 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"status_index_enabled": true, "status_index_shards": 16, "item_ttl_days": 2,
 			"record_unknown_connect_failures": true, "ignored_client_id_prefixes": []string{"iotconsole", "test/"},
 			"metrics_enabled": true, "connected_devices_metric_enabled": true, "connected_devices_counter_shards": 8,
+			"events_enabled": true,
 		})
 		assert.Equal(t, map[string]any{
 			"settings-version":                "1",
@@ -616,6 +637,7 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"ignored-client-id-prefixes":      "WyJpb3Rjb25zb2xlIiwidGVzdC8iXQ==", // base64 of ["iotconsole","test/"]
 			"counts-table":                    name + "-table-counts",
 			"counter-shards":                  "8",
+			"announcements":                   "true",
 		}, settingsOf(plan))
 	})
 }

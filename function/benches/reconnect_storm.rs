@@ -47,7 +47,6 @@ fn replay(table: &str, lines: &[String], concurrency: usize) -> (Value, f64) {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_replay"))
         .envs(emulator::child_env())
-        .env("STATUS_INDEX_SHARDS", SHARDS.to_string())
         .args(["--table", table, "--concurrency", &concurrency.to_string()])
         .arg(&path)
         .output()
@@ -71,6 +70,12 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let client = emulator::client();
     let table = runtime.block_on(emulator::create_table_with_status_index(&client, "storm"));
+    // As the module deploys it: replay reads the index's shard count from the table.
+    let settings = iot_connectivity::deployment::Settings {
+        status_index_shards: Some(SHARDS),
+        ..Default::default()
+    };
+    runtime.block_on(emulator::tag_as_deployed(&client, &table, &settings));
     let names: Vec<String> = (0..clients)
         .map(|i| format!("fleet/site-{}/dev-{i}", i % 97))
         .collect();

@@ -1,17 +1,19 @@
-//! When a status change becomes an announcement on EventBridge. Pure: no I/O.
+//! Whether a client owes an announcement on EventBridge, and which. Pure: no I/O.
 //!
-//! The table's stream says when a client's `Status` changed. A connect is announced at
-//! once, unless the client's last announcement already said Connected (a reconnect after a
-//! disconnect that was never announced announces nothing). A disconnect is announced only
-//! once the grace period has passed and the client is still disconnected by that same
-//! disconnect: the check is a message on an SQS delay queue, and a reconnect in between
-//! makes it a no-op, so a flap announces nothing.
+//! Level-triggered: whatever made the notifier look at a client (a stream record, a grace
+//! check, the reconciler's periodic pass), it reads the item consistently and compares
+//! the status with the last announcement ([`look`]). A Connected client whose last
+//! announcement is not Connected is announced at once; a Disconnected client whose last
+//! announcement is Connected is announced once the grace period, counted from when the
+//! handler recorded the disconnect, has passed; anything else owes nothing. So a lost,
+//! late, duplicated or reordered signal cannot leave a wrong last announcement: the next
+//! look at the item settles it, and the reconciler looks at every item that owes one.
 //!
-//! Whether to announce is decided against the item as it is at that moment, by a
-//! conditional write that records the announcement ([`claim`] is that decision), so
-//! concurrent or repeated checks cannot both win; announcements of one client alternate.
-//! The announcement's `eventId` is derived from the transition itself, so one retried
-//! after a failure carries the same `eventId`.
+//! An announcement is recorded on the item as pending by a conditional write guarded by
+//! the item's `Revision` (the state it was decided on), then put, then confirmed. A pending
+//! announcement goes first, whoever looks next ([`Verdict::ResumePending`]), so
+//! announcements of one client alternate, and the `eventId` is derived from the
+//! transition itself, so one put again after a failure carries the same `eventId`.
 
 use sha2::{Digest, Sha256};
 
@@ -58,7 +60,14 @@ pub struct Snapshot {
     /// Timestamps of the newest connect and disconnect.
     pub connect_time: Option<i64>,
     pub disconnect_time: Option<i64>,
+    /// Wall-clock ms at which the handler recorded the newest disconnect; the grace
+    /// period counts from it (None on items written before it was recorded: due at once).
+    pub disconnect_recorded_at: Option<i64>,
     pub announced: Option<Announced>,
+    /// The item's optimistic-concurrency guard: every presence write changes it.
+    pub revision: Option<u64>,
+    /// Whether the item is in the owed-announcements index.
+    pub owed: bool,
 }
 
 /// The newest announcement recorded on the item.
@@ -70,99 +79,105 @@ pub struct Announced {
     pub pending: bool,
 }
 
-impl Snapshot {
-    /// Whether the table still says what `transition` says: same status, made by the same event.
-    pub fn shows(&self, transition: &Transition) -> bool {
-        let made_by = match transition.status {
-            Presence::Connected => self.connect_time,
-            Presence::Disconnected => self.disconnect_time,
-        };
-        self.status == Some(transition.status) && made_by == Some(transition.at)
-    }
-}
-
-/// What a stream record of a status change asks for.
+/// What a look at a client's item asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OnChange {
-    /// Try to announce the connect now.
-    Announce(Transition),
-    /// Check again once the grace period has passed.
-    CheckLater(Transition),
-    Nothing,
-}
-
-/// The stream record's old and new item: what, if anything, to do about it.
-pub fn on_change(client_id: &str, old: Option<Presence>, new: &Snapshot) -> OnChange {
-    let transition = |status, at: Option<i64>| {
-        at.map(|at| Transition {
-            client_id: client_id.to_owned(),
-            status,
-            at,
-        })
-    };
-    match (old, new.status) {
-        (Some(Presence::Connected), Some(Presence::Connected)) => OnChange::Nothing,
-        (_, Some(Presence::Connected)) => transition(Presence::Connected, new.connect_time)
-            .map_or(OnChange::Nothing, OnChange::Announce),
-        // A client first seen disconnected (only a connect failure) was never online.
-        (Some(Presence::Connected), Some(Presence::Disconnected)) => {
-            transition(Presence::Disconnected, new.disconnect_time)
-                .map_or(OnChange::Nothing, OnChange::CheckLater)
-        }
-        _ => OnChange::Nothing,
-    }
-}
-
-/// Whether a grace check is due, or how long to wait again (at most SQS's maximum delay).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Due {
-    Now,
-    Later { delay_seconds: u64 },
-}
-
-pub fn due(due_at_ms: i64, now_ms: i64) -> Due {
-    if now_ms >= due_at_ms {
-        return Due::Now;
-    }
-    let remaining_s = ((due_at_ms - now_ms) as u64).div_ceil(1000);
-    Due::Later {
-        delay_seconds: remaining_s.min(MAX_DELAY_SECONDS),
-    }
-}
-
-/// The decision to announce `transition`, given the item as it is now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// Record the announcement (conditionally), then put it on the bus.
-    Announce,
+pub enum Verdict {
     /// An announcement is recorded but not confirmed as put (its writer failed or is
-    /// still at it): put it (again, with its own eventId), confirm it, then decide anew.
-    /// Nothing overtakes it, so a disconnect announced is never lost to a reconnect.
+    /// still at it): put it (again, with its own eventId), confirm it, then look again.
     ResumePending,
-    /// The table no longer shows this transition, or it was announced already, or the
-    /// client's last announcement already says this status.
-    Nothing,
+    /// Record this announcement as pending, put it, confirm it.
+    Announce(Transition),
+    /// A disconnect to announce once `due_at` (wall-clock ms) has passed.
+    WaitUntil { transition: Transition, due_at: i64 },
+    /// The last announcement agrees with the table: nothing is owed.
+    Settled,
 }
 
-pub fn claim(item: &Snapshot, transition: &Transition) -> Claim {
-    match &item.announced {
-        Some(announced) if announced.pending => Claim::ResumePending,
-        Some(announced) if announced.event_id == transition.event_id() => Claim::Nothing,
-        _ if !item.shows(transition) => Claim::Nothing,
-        Some(announced) if announced.status == transition.status => Claim::Nothing,
-        _ => Claim::Announce,
+/// The decision for `item` at `now_ms`, with disconnects announced `grace_ms` after they
+/// were recorded.
+pub fn look(client_id: &str, item: &Snapshot, grace_ms: i64, now_ms: i64) -> Verdict {
+    let announced = item.announced.as_ref();
+    if announced.is_some_and(|announced| announced.pending) {
+        return Verdict::ResumePending;
     }
+    let announced_status = announced.map(|announced| announced.status);
+    let transition = |status, at| Transition {
+        client_id: client_id.to_owned(),
+        status,
+        at,
+    };
+    match (item.status, announced_status) {
+        (Some(Presence::Connected), Some(Presence::Connected)) => Verdict::Settled,
+        // A first sighting is announced; so is a return after an announced disconnect.
+        (Some(Presence::Connected), _) => match item.connect_time {
+            Some(at) => Verdict::Announce(transition(Presence::Connected, at)),
+            None => Verdict::Settled,
+        },
+        // Announced Connected, now disconnected: after the grace period.
+        (Some(Presence::Disconnected), Some(Presence::Connected)) => match item.disconnect_time {
+            Some(at) => {
+                let due_at = item.disconnect_recorded_at.unwrap_or(0) + grace_ms;
+                let transition = transition(Presence::Disconnected, at);
+                if now_ms >= due_at {
+                    Verdict::Announce(transition)
+                } else {
+                    Verdict::WaitUntil { transition, due_at }
+                }
+            }
+            None => Verdict::Settled,
+        },
+        // Never announced Connected (only connect failures, or a flap never announced),
+        // already announced Disconnected, or no status: nothing to say.
+        _ => Verdict::Settled,
+    }
+}
+
+/// Whether the claim's condition holds: the item is still at the revision the verdict
+/// was made on, nothing is pending, and the last announcement said the other status (or
+/// there is none). [`crate::store::Store::claim_announcement`] is this as a condition
+/// expression.
+pub fn claimable(item: &Snapshot, transition: &Transition, revision: Option<u64>) -> bool {
+    item.revision == revision
+        && !item.announced.as_ref().is_some_and(|a| a.pending)
+        && item
+            .announced
+            .as_ref()
+            .is_none_or(|a| a.status != transition.status)
+}
+
+/// Whether the delay before a grace check is due, at most SQS's maximum delay.
+pub fn delay_seconds(due_at_ms: i64, now_ms: i64) -> u64 {
+    let remaining_s = (due_at_ms.saturating_sub(now_ms).max(0) as u64).div_ceil(1000);
+    remaining_s.min(MAX_DELAY_SECONDS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const GRACE: i64 = 60_000;
+
     fn transition(status: Presence, at: i64) -> Transition {
         Transition {
             client_id: "dev".into(),
             status,
             at,
+        }
+    }
+
+    fn item(status: Presence, announced: Option<(Presence, bool)>) -> Snapshot {
+        Snapshot {
+            status: Some(status),
+            connect_time: Some(10),
+            disconnect_time: Some(20),
+            disconnect_recorded_at: Some(1_000),
+            announced: announced.map(|(status, pending)| Announced {
+                status,
+                event_id: transition(status, 1).event_id(),
+                pending,
+            }),
+            revision: Some(3),
+            owed: true,
         }
     }
 
@@ -176,40 +191,65 @@ mod tests {
     }
 
     #[test]
-    fn long_grace_periods_wait_in_hops() {
-        assert_eq!(due(10_000, 10_000), Due::Now);
-        assert_eq!(due(10_000, 9_001), Due::Later { delay_seconds: 1 });
+    fn connects_are_announced_at_once_unless_already_said() {
+        let first = item(Presence::Connected, None);
         assert_eq!(
-            due(3_600_000, 0),
-            Due::Later {
-                delay_seconds: MAX_DELAY_SECONDS
+            look("dev", &first, GRACE, 0),
+            Verdict::Announce(transition(Presence::Connected, 10))
+        );
+        let returned = item(Presence::Connected, Some((Presence::Disconnected, false)));
+        assert_eq!(
+            look("dev", &returned, GRACE, 0),
+            Verdict::Announce(transition(Presence::Connected, 10))
+        );
+        let flapped = item(Presence::Connected, Some((Presence::Connected, false)));
+        assert_eq!(look("dev", &flapped, GRACE, 0), Verdict::Settled);
+    }
+
+    #[test]
+    fn disconnects_wait_out_the_grace_period_from_when_they_were_recorded() {
+        let dropped = item(Presence::Disconnected, Some((Presence::Connected, false)));
+        assert_eq!(
+            look("dev", &dropped, GRACE, 1_000 + GRACE - 1),
+            Verdict::WaitUntil {
+                transition: transition(Presence::Disconnected, 20),
+                due_at: 1_000 + GRACE
             }
+        );
+        assert_eq!(
+            look("dev", &dropped, GRACE, 1_000 + GRACE),
+            Verdict::Announce(transition(Presence::Disconnected, 20))
+        );
+        let never_online = item(Presence::Disconnected, None);
+        assert_eq!(
+            look("dev", &never_online, GRACE, i64::MAX),
+            Verdict::Settled
         );
     }
 
     #[test]
     fn a_pending_announcement_goes_first_even_after_the_table_moved_on() {
-        let disconnect = transition(Presence::Disconnected, 5);
-        let reconnect = transition(Presence::Connected, 9);
-        let item = Snapshot {
-            status: Some(Presence::Connected),
-            connect_time: Some(9),
-            disconnect_time: Some(5),
-            announced: Some(Announced {
-                status: Presence::Disconnected,
-                event_id: disconnect.event_id(),
-                pending: true,
-            }),
-        };
-        assert_eq!(claim(&item, &reconnect), Claim::ResumePending);
-        let confirmed = Snapshot {
-            announced: item.announced.clone().map(|a| Announced {
-                pending: false,
-                ..a
-            }),
-            ..item
-        };
-        assert_eq!(claim(&confirmed, &reconnect), Claim::Announce);
-        assert_eq!(claim(&confirmed, &disconnect), Claim::Nothing);
+        let pending = item(Presence::Connected, Some((Presence::Disconnected, true)));
+        assert_eq!(look("dev", &pending, GRACE, 0), Verdict::ResumePending);
+        let reconnect = transition(Presence::Connected, 10);
+        assert!(!claimable(&pending, &reconnect, Some(3)));
+    }
+
+    #[test]
+    fn a_claim_needs_the_revision_it_was_decided_on() {
+        let returned = item(Presence::Connected, Some((Presence::Disconnected, false)));
+        let reconnect = transition(Presence::Connected, 10);
+        assert!(claimable(&returned, &reconnect, Some(3)));
+        assert!(!claimable(&returned, &reconnect, Some(2)));
+        let said = item(Presence::Connected, Some((Presence::Connected, false)));
+        assert!(!claimable(&said, &reconnect, Some(3)), "alternation");
+    }
+
+    #[test]
+    fn long_grace_periods_wait_in_hops() {
+        assert_eq!(delay_seconds(10_000, 10_000), 0);
+        assert_eq!(delay_seconds(10_000, 9_001), 1);
+        assert_eq!(delay_seconds(3_600_000, 0), MAX_DELAY_SECONDS);
+        assert_eq!(delay_seconds(0, 10_000), 0);
     }
 }

@@ -31,6 +31,8 @@ pub mod tag {
     pub const COUNTS_TABLE: &str = "iot-connectivity:counts-table";
     /// The counter shards, with a counts table.
     pub const COUNTER_SHARDS: &str = "iot-connectivity:counter-shards";
+    /// `true` when connectivity events are on: presence writes mark what is owed.
+    pub const ANNOUNCEMENTS: &str = "iot-connectivity:announcements";
 }
 
 /// The only version of the tags' layout so far.
@@ -45,6 +47,8 @@ pub struct Settings {
     pub record_unknown_connect_failures: bool,
     pub status_index_shards: Option<u32>,
     pub counts: Option<CountsSettings>,
+    /// Connectivity events are on: presence writes mark the item as owing an announcement.
+    pub announcements: bool,
 }
 
 /// Where the ConnectedDevices count is kept.
@@ -63,6 +67,7 @@ pub struct Stated {
     pub status_index_shards: Option<u32>,
     pub counts_table: Option<String>,
     pub counter_shards: Option<u32>,
+    pub announcements: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -101,8 +106,8 @@ pub enum SettingsError {
 
 impl Stated {
     /// Reads `IGNORED_CLIENT_ID_PREFIXES` (comma-separated), `ITEM_TTL_SECONDS`,
-    /// `RECORD_UNKNOWN_CONNECT_FAILURES`, `STATUS_INDEX_SHARDS`, `COUNTS_TABLE_NAME` and
-    /// `COUNTER_SHARDS`; an empty variable is not stated.
+    /// `RECORD_UNKNOWN_CONNECT_FAILURES`, `STATUS_INDEX_SHARDS`, `COUNTS_TABLE_NAME`,
+    /// `COUNTER_SHARDS` and `ANNOUNCEMENTS_ENABLED`; an empty variable is not stated.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -113,6 +118,15 @@ impl Stated {
             variable,
             expected,
             got,
+        };
+        let flag = |name: &'static str| {
+            var(name)
+                .map(|text| match text.trim() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(invalid(name, "true or false", text)),
+                })
+                .transpose()
         };
         let number = |name: &'static str, range: std::ops::RangeInclusive<u64>, expected| {
             var(name)
@@ -134,17 +148,7 @@ impl Stated {
                 "a whole number of seconds",
             )?
             .map(Duration::from_secs),
-            record_unknown_connect_failures: var("RECORD_UNKNOWN_CONNECT_FAILURES")
-                .map(|text| match text.trim() {
-                    "true" => Ok(true),
-                    "false" => Ok(false),
-                    _ => Err(invalid(
-                        "RECORD_UNKNOWN_CONNECT_FAILURES",
-                        "true or false",
-                        text,
-                    )),
-                })
-                .transpose()?,
+            record_unknown_connect_failures: flag("RECORD_UNKNOWN_CONNECT_FAILURES")?,
             status_index_shards: number(
                 "STATUS_INDEX_SHARDS",
                 1..=1024,
@@ -154,6 +158,7 @@ impl Stated {
             counts_table: var("COUNTS_TABLE_NAME"),
             counter_shards: number("COUNTER_SHARDS", 1..=100, "a whole number from 1 to 100")?
                 .map(|shards| shards as u32),
+            announcements: flag("ANNOUNCEMENTS_ENABLED")?,
         })
     }
 
@@ -169,6 +174,7 @@ impl Stated {
                 table,
                 shards: self.counter_shards.unwrap_or(64),
             }),
+            announcements: self.announcements.unwrap_or(false),
         }
     }
 }
@@ -198,6 +204,11 @@ impl Settings {
             }
         };
         let prefixes = get(tag::IGNORED_CLIENT_ID_PREFIXES)?;
+        let flag = |name: &'static str| match get(name)? {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(invalid(name, other)),
+        };
         let counts = match get(tag::COUNTS_TABLE)? {
             OFF => None,
             table => Some(CountsSettings {
@@ -216,17 +227,14 @@ impl Settings {
                 .and_then(|json| serde_json::from_slice(&json).ok())
                 .ok_or_else(|| invalid(tag::IGNORED_CLIENT_ID_PREFIXES, prefixes))?,
             item_ttl: number_or_off(tag::ITEM_TTL_SECONDS)?.map(Duration::from_secs),
-            record_unknown_connect_failures: match get(tag::RECORD_UNKNOWN_CONNECT_FAILURES)? {
-                "true" => true,
-                "false" => false,
-                other => return Err(invalid(tag::RECORD_UNKNOWN_CONNECT_FAILURES, other)),
-            },
+            record_unknown_connect_failures: flag(tag::RECORD_UNKNOWN_CONNECT_FAILURES)?,
             status_index_shards: number_or_off(tag::STATUS_INDEX_SHARDS)?
                 .map(|shards| {
                     u32::try_from(shards).map_err(|_| invalid(tag::STATUS_INDEX_SHARDS, "large"))
                 })
                 .transpose()?,
             counts,
+            announcements: flag(tag::ANNOUNCEMENTS)?,
         }))
     }
 
@@ -256,6 +264,7 @@ impl Settings {
                 tag::COUNTS_TABLE,
                 or_off(self.counts.as_ref().map(|counts| counts.table.clone())),
             ),
+            (tag::ANNOUNCEMENTS, self.announcements.to_string()),
         ]);
         if let Some(counts) = &self.counts {
             tags.insert(tag::COUNTER_SHARDS, counts.shards.to_string());
@@ -325,6 +334,16 @@ impl Settings {
                     tag::COUNTS_TABLE,
                     counts_table.clone(),
                     shown(self.counts.as_ref().map(|counts| counts.table.clone())),
+                );
+            }
+        }
+        if let Some(announcements) = stated.announcements {
+            if announcements != self.announcements {
+                return disagreement(
+                    "ANNOUNCEMENTS_ENABLED",
+                    tag::ANNOUNCEMENTS,
+                    announcements.to_string(),
+                    self.announcements.to_string(),
                 );
             }
         }
@@ -422,6 +441,7 @@ mod tests {
                 table: "fleet-counts".into(),
                 shards: 32,
             }),
+            announcements: true,
         }
     }
 
@@ -507,6 +527,7 @@ mod tests {
             ("RECORD_UNKNOWN_CONNECT_FAILURES", "true"),
             ("COUNTS_TABLE_NAME", "fleet-counts"),
             ("COUNTER_SHARDS", "32"),
+            ("ANNOUNCEMENTS_ENABLED", "true"),
         ])
         .unwrap();
         assert_eq!(
@@ -524,6 +545,7 @@ mod tests {
             ("RECORD_UNKNOWN_CONNECT_FAILURES", "false", "true"),
             ("COUNTS_TABLE_NAME", "other-counts", "fleet-counts"),
             ("COUNTER_SHARDS", "64", "32"),
+            ("ANNOUNCEMENTS_ENABLED", "false", "true"),
         ];
         for (variable, value, table_value) in cases {
             let message = deployed()

@@ -1,20 +1,27 @@
-//! The notifier's glue: the table's stream and the grace-period queue in, announcements on
-//! EventBridge out ([`crate::announce`] decides, [`crate::store`] records).
+//! The notifier's glue: whatever wakes it (the table's stream, a grace check, the
+//! reconciler's schedule), it looks at the clients named, decides from each item as it is
+//! now ([`crate::announce::look`]), and puts what is owed on EventBridge
+//! ([`crate::store`] records and settles).
 //!
-//! One invocation carries a batch of either kind of record. Stream records are handled in
-//! order and the first failure stops the batch (Lambda retries from it:
-//! `ReportBatchItemFailures`); queue messages are independent, and only the failed ones are
-//! reported. A malformed record is logged and skipped: retrying cannot mend it.
+//! Nothing waits on a signal arriving: every presence write marks its item as owing until
+//! the notifier settles it, and the reconciler reads the marked items through a sparse
+//! index on a schedule. So a failure anywhere (a throttled read, a failed PutEvents, a lost
+//! stream batch) is logged and left to the next look; it never blocks a stream shard
+//! behind one client. Announcements are put in batches of up to 10 entries; entries that
+//! fail with a retryable code are retried with backoff and jitter. A malformed record is
+//! logged and skipped: retrying cannot mend it.
 
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 use tracing::{error, info, warn};
 
-use crate::announce::{claim, due, on_change, Claim, Due, OnChange, Transition, MAX_DELAY_SECONDS};
+use crate::announce::{delay_seconds, look, Transition, Verdict};
 use crate::ordering::Presence;
-use crate::store::{attr, snapshot_of, Item, Store, StoreError};
+use crate::store::{attr, snapshot_of, Item, Store, StoreError, OWED_INDEX};
 
 /// The schema version of an announcement's `detail`.
 pub const DETAIL_VERSION: &str = "1";
@@ -27,6 +34,11 @@ pub struct NotifierConfig {
     pub event_source: String,
     pub grace_period: Duration,
     pub grace_queue_url: String,
+    /// The item TTL, set on a disconnected item once it owes nothing (None: no TTL).
+    pub item_ttl: Option<Duration>,
+    /// Batches of up to 10 announcements in flight at once per invocation: what keeps a
+    /// mass outage under the account's PutEvents quota.
+    pub max_concurrent_puts: usize,
     /// Where announcement metrics go (EMF on stdout); None: no metrics.
     pub metrics: Option<crate::metrics::MetricsConfig>,
 }
@@ -35,31 +47,39 @@ pub struct NotifierConfig {
 pub enum NotifierConfigError {
     #[error("{0} is not set")]
     Missing(&'static str),
-    #[error("GRACE_PERIOD_SECONDS must be a whole number of seconds, got {0:?}")]
-    InvalidGracePeriod(String),
+    #[error("{0} must be a whole number, got {1:?}")]
+    NotANumber(&'static str, String),
 }
 
 impl NotifierConfig {
-    /// Reads `TABLE_NAME`, `EVENT_BUS_NAME`, `EVENT_SOURCE`, `GRACE_PERIOD_SECONDS` and
-    /// `GRACE_QUEUE_URL`.
+    /// Reads `TABLE_NAME`, `EVENT_BUS_NAME`, `EVENT_SOURCE`, `GRACE_PERIOD_SECONDS`,
+    /// `GRACE_QUEUE_URL`, and optionally `ITEM_TTL_SECONDS` and `MAX_CONCURRENT_PUTS`
+    /// (default 2).
     pub fn from_env() -> Result<Self, NotifierConfigError> {
-        let var = |name: &'static str| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.is_empty())
-                .ok_or(NotifierConfigError::Missing(name))
+        let optional =
+            |name: &'static str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let var = |name: &'static str| optional(name).ok_or(NotifierConfigError::Missing(name));
+        let number = |name: &'static str, text: String| {
+            text.parse::<u64>()
+                .map_err(|_| NotifierConfigError::NotANumber(name, text))
         };
-        let grace = var("GRACE_PERIOD_SECONDS")?;
         Ok(Self {
             table_name: var("TABLE_NAME")?,
             event_bus_name: var("EVENT_BUS_NAME")?,
             event_source: var("EVENT_SOURCE")?,
-            grace_period: Duration::from_secs(
-                grace
-                    .parse()
-                    .map_err(|_| NotifierConfigError::InvalidGracePeriod(grace.clone()))?,
-            ),
+            grace_period: Duration::from_secs(number(
+                "GRACE_PERIOD_SECONDS",
+                var("GRACE_PERIOD_SECONDS")?,
+            )?),
             grace_queue_url: var("GRACE_QUEUE_URL")?,
+            item_ttl: optional("ITEM_TTL_SECONDS")
+                .map(|text| number("ITEM_TTL_SECONDS", text).map(Duration::from_secs))
+                .transpose()?,
+            max_concurrent_puts: optional("MAX_CONCURRENT_PUTS")
+                .map(|text| number("MAX_CONCURRENT_PUTS", text))
+                .transpose()?
+                .unwrap_or(2)
+                .max(1) as usize,
             metrics: crate::metrics::MetricsConfig::from_env(),
         })
     }
@@ -73,6 +93,8 @@ pub enum NotifierError {
     PutEvents { client_id: String, message: String },
     #[error("SQS SendMessage of the grace check for client {client_id} failed: {message}")]
     Schedule { client_id: String, message: String },
+    #[error("Query of the owed announcements ({key}) failed: {message}")]
+    Owed { key: String, message: String },
     #[error("client {client_id}: no decision after {attempts} attempts (the item kept changing)")]
     Contention { client_id: String, attempts: usize },
 }
@@ -90,10 +112,54 @@ pub struct ItemFailure {
     pub item_identifier: String,
 }
 
+/// Looks at one client before giving up: each retry means its item changed meanwhile.
 const MAX_ATTEMPTS: usize = 8;
+/// PutEvents takes at most 10 entries.
+const PUT_BATCH: usize = 10;
+/// Tries of an entry that fails with a retryable code, backing off in between.
+const PUT_ATTEMPTS: u32 = 5;
+/// Entry error codes worth retrying (EventBridge: PutEventsResultEntry).
+const RETRYABLE_ENTRY_CODES: [&str; 3] = [
+    "ThrottlingException",
+    "InternalFailure",
+    "InternalException",
+];
+/// A grace check that failed is received again after this, doubled per receive.
+const CHECK_BACKOFF_SECONDS: u64 = 30;
+
+/// What a look at one client came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// An announcement was put (and confirmed).
+    Announced,
+    /// Nothing is owed (the mark, if any, removed).
+    Settled,
+    /// A disconnect waits out its grace period.
+    Waiting,
+    /// The item no longer exists.
+    Gone,
+    /// It failed; the item stays marked, so the next look settles it.
+    Failed,
+}
+
+/// An announcement recorded as pending, to put and confirm.
+struct Put {
+    client_id: String,
+    event_id: String,
+    detail: String,
+    /// The revision and status at which this announcement leaves nothing owed.
+    settle: Option<(Option<u64>, Presence)>,
+}
+
+/// What the look before a put came to.
+enum Prepared {
+    Done(Outcome),
+    Put(Put),
+}
 
 pub struct Notifier {
     store: Store,
+    dynamodb: aws_sdk_dynamodb::Client,
     events: aws_sdk_eventbridge::Client,
     sqs: aws_sdk_sqs::Client,
     config: NotifierConfig,
@@ -101,12 +167,10 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(aws: &aws_config::SdkConfig, config: NotifierConfig) -> Self {
+        let dynamodb = aws_sdk_dynamodb::Client::new(aws);
         Self {
-            store: Store::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                config.table_name.clone(),
-                None,
-            ),
+            store: Store::new(dynamodb.clone(), config.table_name.clone(), config.item_ttl),
+            dynamodb,
             events: aws_sdk_eventbridge::Client::new(aws),
             sqs: aws_sdk_sqs::Client::new(aws),
             config,
@@ -115,101 +179,258 @@ impl Notifier {
 
     pub async fn handle(&self, payload: &Value) -> BatchResponse {
         let mut response = BatchResponse::default();
+        if payload.get("source").and_then(Value::as_str) == Some("aws.events") {
+            self.reconcile().await;
+            return response;
+        }
         let Some(records) = payload.get("Records").and_then(Value::as_array) else {
-            warn!(%payload, "not a stream or queue batch: skipped");
+            warn!(%payload, "not a stream or queue batch, nor a schedule: skipped");
             return response;
         };
+        let mut woken = Vec::new();
+        let mut checks = Vec::new();
         for record in records {
             match record.get("eventSource").and_then(Value::as_str) {
                 Some("aws:dynamodb") => {
-                    if let Err(err) = self.on_stream_record(record).await {
-                        let sequence = record["dynamodb"]["SequenceNumber"].as_str();
-                        error!(error = %err, sequenceNumber = sequence, "stream record failed");
-                        if let Some(sequence) = sequence {
-                            response.batch_item_failures.push(ItemFailure {
-                                item_identifier: sequence.to_owned(),
-                            });
-                        }
-                        break; // in order: Lambda retries from this record
+                    match record["dynamodb"]["Keys"]["ClientID"]["S"].as_str() {
+                        Some(client_id) => woken.push(client_id.to_owned()),
+                        None => warn!(%record, "stream record without a ClientID key: skipped"),
                     }
                 }
-                Some("aws:sqs") => {
-                    if let Err(err) = self.on_grace_check(record).await {
-                        let message_id = record["messageId"].as_str().unwrap_or_default();
-                        error!(error = %err, messageId = message_id, "grace check failed");
-                        response.batch_item_failures.push(ItemFailure {
-                            item_identifier: message_id.to_owned(),
-                        });
-                    }
-                }
+                Some("aws:sqs") => match record["body"]
+                    .as_str()
+                    .and_then(|body| serde_json::from_str::<GraceCheck>(body).ok())
+                {
+                    Some(check) => checks.push((check.client_id, record)),
+                    None => warn!(%record, "not a grace check: skipped"),
+                },
                 _ => warn!(%record, "record of an unknown source: skipped"),
+            }
+        }
+        // A stream record is only a hint to look: a failure stays marked on the item for
+        // the reconciler, so the shard never waits behind one client.
+        self.look_at(woken, true).await;
+        let outcomes = self
+            .look_at(
+                checks.iter().map(|(client, _)| client.clone()).collect(),
+                true,
+            )
+            .await;
+        for (client_id, record) in checks {
+            if outcomes.get(&client_id) == Some(&Outcome::Failed) {
+                self.back_off(record).await;
+                response.batch_item_failures.push(ItemFailure {
+                    item_identifier: record["messageId"].as_str().unwrap_or_default().to_owned(),
+                });
             }
         }
         response
     }
 
-    async fn on_stream_record(&self, record: &Value) -> Result<(), NotifierError> {
-        let dynamodb = &record["dynamodb"];
-        let Some(client_id) = dynamodb["Keys"]["ClientID"]["S"].as_str() else {
-            warn!(%record, "stream record without a ClientID key: skipped");
-            return Ok(());
-        };
-        let old = item_of(&dynamodb["OldImage"]);
-        let new = item_of(&dynamodb["NewImage"]);
-        let old_status = snapshot_of(&old).status;
-        match on_change(client_id, old_status, &snapshot_of(&new)) {
-            OnChange::Announce(transition) => self.announce(&transition).await,
-            OnChange::CheckLater(transition) if self.config.grace_period.is_zero() => {
-                self.announce(&transition).await
+    /// The reconciler: every item marked as owing an announcement, looked at now.
+    pub async fn reconcile(&self) -> BTreeMap<Outcome, usize> {
+        let mut owed = Vec::new();
+        let mut unread = 0;
+        for shard in 0..crate::store::OWED_SHARDS {
+            let key = format!("Owed#{shard}");
+            match self.owed_in(&key).await {
+                Ok(clients) => owed.extend(clients),
+                Err(err) => {
+                    unread += 1;
+                    error!(error = %err, "owed announcements not read");
+                }
             }
-            OnChange::CheckLater(transition) => {
-                let due_at = now_ms() + self.config.grace_period.as_millis() as i64;
-                let delay = self.config.grace_period.as_secs().min(MAX_DELAY_SECONDS);
-                self.schedule(&transition, due_at, delay).await
-            }
-            OnChange::Nothing => Ok(()),
         }
+        let outcomes = self.look_at(owed, false).await;
+        let mut summary = BTreeMap::new();
+        for outcome in outcomes.values() {
+            *summary.entry(*outcome).or_insert(0) += 1;
+        }
+        info!(
+            owed = outcomes.len(),
+            announced = summary.get(&Outcome::Announced).copied().unwrap_or(0),
+            settled = summary.get(&Outcome::Settled).copied().unwrap_or(0),
+            waiting = summary.get(&Outcome::Waiting).copied().unwrap_or(0),
+            failed = summary.get(&Outcome::Failed).copied().unwrap_or(0),
+            unreadShards = unread,
+            "reconciled"
+        );
+        summary
     }
 
-    async fn on_grace_check(&self, record: &Value) -> Result<(), NotifierError> {
-        let Some(check) = record["body"]
-            .as_str()
-            .and_then(|body| serde_json::from_str::<GraceCheck>(body).ok())
-        else {
-            warn!(%record, "not a grace check: skipped");
-            return Ok(());
-        };
-        let transition = Transition {
-            client_id: check.client_id,
-            status: Presence::Disconnected,
-            at: check.at,
-        };
-        match due(check.due_at, now_ms()) {
-            // Longer than SQS's longest delay: wait again.
-            Due::Later { delay_seconds } => {
-                self.schedule(&transition, check.due_at, delay_seconds)
-                    .await
+    async fn owed_in(&self, key: &str) -> Result<Vec<String>, NotifierError> {
+        let mut pages = self
+            .dynamodb
+            .query()
+            .table_name(&self.config.table_name)
+            .index_name(OWED_INDEX)
+            .key_condition_expression("#owed = :key")
+            .expression_attribute_names("#owed", attr::OWED_SHARD)
+            .expression_attribute_values(":key", AttributeValue::S(key.to_owned()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut clients = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|err| NotifierError::Owed {
+                key: key.to_owned(),
+                message: crate::store::error_message(&err),
+            })?;
+            if let Some(client_id) = item.get(attr::CLIENT_ID).and_then(|v| v.as_s().ok()) {
+                clients.push(client_id.clone());
             }
-            Due::Now => self.announce(&transition).await,
         }
+        Ok(clients)
     }
 
-    async fn schedule(
+    /// Looks at each client once, in batches of [`PUT_BATCH`], at most
+    /// `max_concurrent_puts` batches at a time. `schedule_waits`: a disconnect still in its
+    /// grace period gets a grace check (the reconciler needs none: it comes back anyway).
+    async fn look_at(
         &self,
-        transition: &Transition,
-        due_at: i64,
-        delay_seconds: u64,
-    ) -> Result<(), NotifierError> {
+        clients: Vec<String>,
+        schedule_waits: bool,
+    ) -> BTreeMap<String, Outcome> {
+        let mut seen = HashSet::new();
+        let clients: Vec<String> = clients
+            .into_iter()
+            .filter(|c| seen.insert(c.clone()))
+            .collect();
+        let batches: Vec<Vec<String>> = clients.chunks(PUT_BATCH).map(<[String]>::to_vec).collect();
+        stream::iter(batches)
+            .map(|batch| self.look_at_batch(batch, schedule_waits))
+            .buffer_unordered(self.config.max_concurrent_puts)
+            .flat_map(stream::iter)
+            .collect()
+            .await
+    }
+
+    async fn look_at_batch(
+        &self,
+        clients: Vec<String>,
+        schedule_waits: bool,
+    ) -> Vec<(String, Outcome)> {
+        let prepared = futures::future::join_all(
+            clients
+                .iter()
+                .map(|client_id| self.prepare(client_id, schedule_waits)),
+        )
+        .await;
+        let mut outcomes = Vec::new();
+        let mut puts = Vec::new();
+        for (client_id, prepared) in clients.into_iter().zip(prepared) {
+            match prepared {
+                Ok(Prepared::Done(outcome)) => outcomes.push((client_id, outcome)),
+                Ok(Prepared::Put(put)) => puts.push(put),
+                Err(err) => {
+                    error!(error = %err, clientId = client_id, "not settled: left to the next look");
+                    outcomes.push((client_id, Outcome::Failed));
+                }
+            }
+        }
+        let results = self.put_batch(&puts).await;
+        let confirmed = futures::future::join_all(puts.iter().zip(results).map(|(put, result)| async move {
+            let outcome = match result {
+                Ok(()) => match self
+                    .store
+                    .confirm_announcement(&put.client_id, &put.event_id, put.settle)
+                    .await
+                {
+                    Ok(_) => Outcome::Announced,
+                    Err(err) => {
+                        error!(error = %err, clientId = put.client_id, "put, not confirmed: it will be put again");
+                        Outcome::Failed
+                    }
+                },
+                Err(message) => {
+                    error!(error = message, clientId = put.client_id, eventId = put.event_id,
+                           "PutEvents failed: the pending announcement will be put again");
+                    Outcome::Failed
+                }
+            };
+            (put.client_id.clone(), outcome)
+        }))
+        .await;
+        outcomes.extend(confirmed);
+        outcomes
+    }
+
+    /// Reads the item, decides, and records what the verdict asks (a claim, the owed mark
+    /// removed, a grace check), each write conditioned on the revision decided on.
+    async fn prepare(
+        &self,
+        client_id: &str,
+        schedule_waits: bool,
+    ) -> Result<Prepared, NotifierError> {
+        let grace_ms = self.config.grace_period.as_millis() as i64;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(item) = self.store.get(client_id).await? else {
+                return Ok(Prepared::Done(Outcome::Gone));
+            };
+            let snapshot = snapshot_of(&item);
+            match look(client_id, &snapshot, grace_ms, now_ms()) {
+                Verdict::Settled => {
+                    let status = snapshot.status.unwrap_or(Presence::Disconnected);
+                    if !snapshot.owed
+                        || self
+                            .store
+                            .settle(client_id, snapshot.revision, status)
+                            .await?
+                    {
+                        return Ok(Prepared::Done(Outcome::Settled));
+                    }
+                }
+                Verdict::WaitUntil { transition, due_at } => {
+                    if schedule_waits {
+                        self.schedule(&transition, due_at).await?;
+                    }
+                    return Ok(Prepared::Done(Outcome::Waiting));
+                }
+                Verdict::ResumePending => {
+                    let announced = snapshot.announced.as_ref().expect("pending is announced");
+                    let settle = (snapshot.status == Some(announced.status))
+                        .then_some((snapshot.revision, announced.status));
+                    return Ok(Prepared::Put(Put {
+                        client_id: client_id.to_owned(),
+                        event_id: announced.event_id.clone(),
+                        detail: text(&item, attr::ANNOUNCEMENT_DETAIL).unwrap_or_default(),
+                        settle,
+                    }));
+                }
+                Verdict::Announce(transition) => {
+                    let detail = detail_of(&item, &transition).to_string();
+                    if self
+                        .store
+                        .claim_announcement(&transition, &detail, snapshot.revision)
+                        .await?
+                    {
+                        return Ok(Prepared::Put(Put {
+                            client_id: client_id.to_owned(),
+                            event_id: transition.event_id(),
+                            detail,
+                            settle: Some((snapshot.revision, transition.status)),
+                        }));
+                    }
+                }
+            }
+        }
+        Err(NotifierError::Contention {
+            client_id: client_id.to_owned(),
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    /// A grace check due at `due_at`: a hint to look at the client then.
+    async fn schedule(&self, transition: &Transition, due_at: i64) -> Result<(), NotifierError> {
         let check = GraceCheck {
             client_id: transition.client_id.clone(),
-            at: transition.at,
             due_at,
         };
         self.sqs
             .send_message()
             .queue_url(&self.config.grace_queue_url)
             .message_body(serde_json::to_string(&check).expect("a check serializes"))
-            .delay_seconds(delay_seconds as i32)
+            .delay_seconds(delay_seconds(due_at, now_ms()) as i32)
             .send()
             .await
             .map_err(|err| NotifierError::Schedule {
@@ -225,76 +446,99 @@ impl Notifier {
         Ok(())
     }
 
-    /// Decides against the item as it is, records, puts and confirms; see [`claim`].
-    async fn announce(&self, transition: &Transition) -> Result<(), NotifierError> {
-        let client_id = &transition.client_id;
-        for _ in 0..MAX_ATTEMPTS {
-            let Some(item) = self.store.get(client_id).await? else {
-                return Ok(()); // deleted (TTL): nothing to announce
-            };
-            match claim(&snapshot_of(&item), transition) {
-                Claim::Nothing => return Ok(()),
-                Claim::ResumePending => {
-                    let detail = text(&item, attr::ANNOUNCEMENT_DETAIL).unwrap_or_default();
-                    let event_id = text(&item, attr::ANNOUNCEMENT_ID).unwrap_or_default();
-                    self.put(client_id, &detail).await?;
-                    self.store
-                        .confirm_announcement(client_id, &event_id)
-                        .await?;
+    /// A failed grace check comes back later each time (30 s, 60 s, ... up to 15
+    /// minutes) instead of using up its receives in minutes.
+    async fn back_off(&self, record: &Value) {
+        let receives: u32 = record["attributes"]["ApproximateReceiveCount"]
+            .as_str()
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1);
+        let seconds = CHECK_BACKOFF_SECONDS
+            .saturating_mul(1 << receives.clamp(1, 6).saturating_sub(1))
+            .min(crate::announce::MAX_DELAY_SECONDS);
+        let Some(receipt) = record["receiptHandle"].as_str() else {
+            return;
+        };
+        if let Err(err) = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.config.grace_queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds as i32)
+            .send()
+            .await
+        {
+            warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "grace check not backed off");
+        }
+    }
+
+    /// Puts up to 10 announcements in one PutEvents call; an entry that fails with a
+    /// retryable code is put again, with backoff and jitter. One result per entry.
+    async fn put_batch(&self, puts: &[Put]) -> Vec<Result<(), String>> {
+        let mut results: Vec<Option<Result<(), String>>> = puts.iter().map(|_| None).collect();
+        for attempt in 0..PUT_ATTEMPTS {
+            let waiting: Vec<usize> = (0..puts.len()).filter(|&i| results[i].is_none()).collect();
+            if waiting.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let entries = waiting.iter().map(|&i| {
+                let fields: Value = serde_json::from_str(&puts[i].detail).unwrap_or_default();
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .source(&self.config.event_source)
+                    .detail_type(detail_type(fields["status"].as_str() == Some("Connected")))
+                    .detail(&puts[i].detail)
+                    .event_bus_name(&self.config.event_bus_name)
+                    .build()
+            });
+            let output = match self
+                .events
+                .put_events()
+                .set_entries(Some(entries.collect()))
+                .send()
+                .await
+            {
+                Ok(output) => output,
+                Err(err) => {
+                    // The SDK has retried the call already.
+                    let message = aws_sdk_eventbridge::error::DisplayErrorContext(err).to_string();
+                    for &i in &waiting {
+                        results[i] = Some(Err(message.clone()));
+                    }
+                    break;
                 }
-                Claim::Announce => {
-                    let detail = detail_of(&item, transition).to_string();
-                    if self.store.claim_announcement(transition, &detail).await? {
-                        self.put(client_id, &detail).await?;
-                        self.store
-                            .confirm_announcement(client_id, &transition.event_id())
-                            .await?;
-                        return Ok(());
+            };
+            for (&i, entry) in waiting.iter().zip(output.entries()) {
+                match entry.error_code() {
+                    None => {
+                        results[i] = Some(Ok(()));
+                        self.announced(&puts[i]);
+                    }
+                    Some(code)
+                        if RETRYABLE_ENTRY_CODES.contains(&code) && attempt + 1 < PUT_ATTEMPTS => {}
+                    Some(code) => {
+                        results[i] = Some(Err(format!(
+                            "{code}: {}",
+                            entry.error_message().unwrap_or("no message")
+                        )))
                     }
                 }
             }
         }
-        Err(NotifierError::Contention {
-            client_id: client_id.clone(),
-            attempts: MAX_ATTEMPTS,
-        })
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|| Err("no result for the entry".to_owned())))
+            .collect()
     }
 
-    async fn put(&self, client_id: &str, detail: &str) -> Result<(), NotifierError> {
-        let fields: Value = serde_json::from_str(detail).unwrap_or_default();
+    fn announced(&self, put: &Put) {
+        let fields: Value = serde_json::from_str(&put.detail).unwrap_or_default();
         let detail_type = detail_type(fields["status"].as_str() == Some("Connected"));
-        let failure = |message: String| NotifierError::PutEvents {
-            client_id: client_id.to_owned(),
-            message,
-        };
-        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-            .source(&self.config.event_source)
-            .detail_type(detail_type)
-            .detail(detail)
-            .event_bus_name(&self.config.event_bus_name)
-            .build();
-        let output = self
-            .events
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|err| {
-                failure(aws_sdk_eventbridge::error::DisplayErrorContext(err).to_string())
-            })?;
-        if output.failed_entry_count() > 0 {
-            let entry = output.entries().first();
-            return Err(failure(format!(
-                "{}: {}",
-                entry.and_then(|e| e.error_code()).unwrap_or("unknown"),
-                entry
-                    .and_then(|e| e.error_message())
-                    .unwrap_or("no message")
-            )));
-        }
         info!(
-            clientId = client_id,
-            eventId = fields["eventId"].as_str(),
+            clientId = put.client_id,
+            eventId = put.event_id,
             detailType = detail_type,
             "announced"
         );
@@ -307,8 +551,17 @@ impl Notifier {
                 }],
             );
         }
-        Ok(())
     }
+}
+
+/// Exponential backoff with full jitter: up to 100 ms, 200 ms, 400 ms, ...
+fn backoff(attempt: u32) -> Duration {
+    let ceiling_ms = 100u64 << attempt.min(6);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos() as u64;
+    Duration::from_millis(nanos % ceiling_ms.max(1))
 }
 
 pub fn detail_type(connected: bool) -> &'static str {
@@ -319,14 +572,13 @@ pub fn detail_type(connected: bool) -> &'static str {
     }
 }
 
-/// A message on the grace-period queue.
+/// A message on the grace-period queue: a hint to look at a client once its disconnect's
+/// grace period has passed.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GraceCheck {
     client_id: String,
-    /// `timestamp` of the disconnect to check.
-    at: i64,
-    /// Wall-clock ms after which the check is due.
+    /// Wall-clock ms after which the check is due (for the logs; the item decides).
     due_at: i64,
 }
 

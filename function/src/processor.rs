@@ -23,6 +23,8 @@ pub struct Config {
     pub record_unknown_connect_failures: bool,
     /// The status index's shard count; presence writes keep `StatusShard` when set.
     pub status_index_shards: Option<u32>,
+    /// Connectivity events are on: presence writes mark the item as owing an announcement.
+    pub announcements: bool,
     /// Where each event's metrics go (EMF on stdout); None: no metrics.
     pub metrics: Option<MetricsConfig>,
 }
@@ -57,6 +59,7 @@ impl Config {
             item_ttl: settings.item_ttl,
             record_unknown_connect_failures: settings.record_unknown_connect_failures,
             status_index_shards: settings.status_index_shards,
+            announcements: settings.announcements,
             metrics: MetricsConfig::from_env(),
         }
     }
@@ -169,7 +172,8 @@ impl Processor {
         Self {
             store: Store::new(client, config.table_name, config.item_ttl)
                 .recording_unknown_connect_failures(config.record_unknown_connect_failures)
-                .with_status_index_shards(config.status_index_shards),
+                .with_status_index_shards(config.status_index_shards)
+                .with_announcements(config.announcements),
             ignored_client_id_prefixes: config.ignored_client_id_prefixes,
             metrics: config.metrics,
         }

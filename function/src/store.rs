@@ -58,6 +58,24 @@ pub mod attr {
     pub const ANNOUNCEMENT_DETAIL: &str = "AnnouncementDetail";
     /// Wall-clock ms at which the newest announcement was recorded.
     pub const ANNOUNCED_AT: &str = "AnnouncedAt";
+    /// `Owed#<shard>` while the item may owe an announcement (events_enabled): the key of
+    /// the sparse index the reconciler reads. Set by every presence write, removed by the
+    /// notifier once the last announcement agrees with the status.
+    pub const OWED_SHARD: &str = "OwedShard";
+    /// Wall-clock ms at which the newest disconnect was recorded: the grace period counts
+    /// from it (events_enabled).
+    pub const DISCONNECT_RECORDED_AT: &str = "DisconnectRecordedAt";
+}
+
+/// The sparse index of the items that may owe an announcement (events_enabled): hash key
+/// [`attr::OWED_SHARD`], range key `LastUpdateTime`, keys only.
+pub const OWED_INDEX: &str = "ByAnnouncementOwed";
+/// Ways the owed index key is split, so a mass outage spreads its index writes.
+pub const OWED_SHARDS: u32 = 16;
+
+/// The owed index key of `client_id`.
+pub fn owed_shard_key(client_id: &str) -> String {
+    format!("Owed#{}", status_shard(client_id, OWED_SHARDS))
 }
 
 /// Conditional writes for one event before giving up. Each retry means another writer
@@ -108,6 +126,7 @@ pub struct Store {
     item_ttl: Option<Duration>,
     record_unknown_connect_failures: bool,
     status_index_shards: Option<u32>,
+    announcements: bool,
 }
 
 /// A connect or disconnect, as the attributes it owns.
@@ -186,7 +205,16 @@ impl Store {
             item_ttl,
             record_unknown_connect_failures: false,
             status_index_shards: None,
+            announcements: false,
         }
+    }
+
+    /// Whether presence writes mark the item as owing an announcement (events_enabled).
+    /// An owed item gets no `ExpiresAt` until the notifier settles it, so TTL never
+    /// deletes a debt.
+    pub fn with_announcements(mut self, announcements: bool) -> Self {
+        self.announcements = announcements;
+        self
     }
 
     /// Whether presence writes keep the status index key, and over how many shards.
@@ -276,8 +304,23 @@ impl Store {
             sets.push(expr.assign(name, value.clone()));
         }
         let mut removes: Vec<String> = write.remove.iter().map(|name| expr.name(name)).collect();
-        // Only a client whose newest presence event is a disconnect may expire.
+        if self.announcements {
+            // Every presence write may change what is owed: the notifier looks, and
+            // removes the mark once the last announcement agrees with the status.
+            sets.push(expr.assign(
+                attr::OWED_SHARD,
+                AttributeValue::S(owed_shard_key(write.client_id)),
+            ));
+            if write.mark.presence == Presence::Disconnected {
+                sets.push(expr.assign(attr::DISCONNECT_RECORDED_AT, number(now().as_millis())));
+            }
+        }
+        // Only a client whose newest presence event is a disconnect may expire, and an
+        // owed one only once settled.
         match (status, self.item_ttl) {
+            (Presence::Disconnected, Some(_)) if self.announcements => {
+                removes.push(expr.name(attr::EXPIRES_AT))
+            }
             (Presence::Disconnected, Some(ttl)) => {
                 sets.push(expr.assign(attr::EXPIRES_AT, number(expiry(ttl))));
             }
@@ -442,7 +485,8 @@ impl Store {
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
+            // DynamoDB refuses an empty map (a settle at no revision, without a TTL).
+            .set_expression_attribute_values((!expr.values.is_empty()).then_some(expr.values))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -503,28 +547,26 @@ where
     }
 }
 
-/// The announcement writes (events_enabled). Neither touches `Revision` nor
+/// The announcement writes (events_enabled). None touches `Revision` nor
 /// `LastUpdateTime`: they change no presence attribute, so presence writers need not
-/// notice them, and the status index does not churn.
+/// notice them, the status index does not churn, and a verdict made at one revision can
+/// be written on condition that the revision is unchanged.
 impl Store {
-    /// Records `transition`'s announcement as pending, on condition that the item still
-    /// shows the transition, no other announcement is pending, and the newest one said
-    /// the other status (or there is none): [`crate::announce::claim`] as a condition.
-    /// Whether the claim was recorded.
+    /// Records `transition`'s announcement as pending, on condition that the item is at
+    /// `revision` (the state the verdict was made on), no other announcement is pending,
+    /// and the newest one said the other status (or there is none):
+    /// [`crate::announce::claimable`] as a condition. Whether the claim was recorded.
     pub async fn claim_announcement(
         &self,
         transition: &Transition,
         detail: &str,
+        revision: Option<u64>,
     ) -> Result<bool, StoreError> {
         let mut expr = Expression::default();
-        let status = expr.name(attr::STATUS);
         let wanted = expr.value(
             "status",
             AttributeValue::S(transition.status.status().into()),
         );
-        let (_, time_attr) = presence_attrs(transition.status);
-        let time = expr.name(time_attr);
-        let at = expr.value("at", number(transition.at));
         let announced = expr.name(attr::ANNOUNCED_STATUS);
         let pending = expr.name(attr::ANNOUNCEMENT_PENDING);
         let sets = [
@@ -541,49 +583,116 @@ impl Store {
             expr.assign(attr::ANNOUNCED_AT, number(now().as_millis())),
         ];
         let condition = format!(
-            "{status} = {wanted} AND {time} = {at} AND attribute_not_exists({pending}) \
-             AND (attribute_not_exists({announced}) OR {announced} <> {wanted})"
+            "{} AND attribute_not_exists({pending}) \
+             AND (attribute_not_exists({announced}) OR {announced} <> {wanted})",
+            expr.unchanged(revision)
         );
+        self.announcement_write(
+            &transition.client_id,
+            update_expression(&sets, &[]),
+            condition,
+            expr,
+        )
+        .await
+    }
+
+    /// Marks the announcement `event_id` as put. With `settle` (the revision at which the
+    /// announcement agrees with the status, and that status), also removes the owed mark,
+    /// on condition that the item is still at that revision; otherwise, or if it moved on,
+    /// the mark stays and the item is looked at again. A no-op if another announcement
+    /// replaced this one. Whether the item was settled.
+    pub async fn confirm_announcement(
+        &self,
+        client_id: &str,
+        event_id: &str,
+        settle: Option<(Option<u64>, Presence)>,
+    ) -> Result<bool, StoreError> {
+        if let Some((revision, status)) = settle {
+            let mut expr = Expression::default();
+            let (sets, mut removes) = self.settle_changes(&mut expr, status);
+            removes.extend([
+                expr.name(attr::ANNOUNCEMENT_PENDING),
+                expr.name(attr::ANNOUNCEMENT_DETAIL),
+            ]);
+            let condition = format!(
+                "{} = {} AND {}",
+                expr.name(attr::ANNOUNCEMENT_ID),
+                expr.value("eventId", AttributeValue::S(event_id.into())),
+                expr.unchanged(revision)
+            );
+            let update = update_expression(&sets, &removes);
+            if self
+                .announcement_write(client_id, update, condition, expr)
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        let mut expr = Expression::default();
+        let removes = [
+            expr.name(attr::ANNOUNCEMENT_PENDING),
+            expr.name(attr::ANNOUNCEMENT_DETAIL),
+        ];
+        let condition = format!(
+            "{} = {}",
+            expr.name(attr::ANNOUNCEMENT_ID),
+            expr.value("eventId", AttributeValue::S(event_id.into()))
+        );
+        self.announcement_write(client_id, update_expression(&[], &removes), condition, expr)
+            .await?;
+        Ok(false)
+    }
+
+    /// Removes the owed mark of an item whose last announcement agrees with its `status`,
+    /// on condition that it is still at `revision` with nothing pending. Whether it did.
+    pub async fn settle(
+        &self,
+        client_id: &str,
+        revision: Option<u64>,
+        status: Presence,
+    ) -> Result<bool, StoreError> {
+        let mut expr = Expression::default();
+        let (sets, removes) = self.settle_changes(&mut expr, status);
+        let condition = format!(
+            "{} AND attribute_exists({}) AND attribute_not_exists({})",
+            expr.unchanged(revision),
+            expr.name(attr::OWED_SHARD),
+            expr.name(attr::ANNOUNCEMENT_PENDING),
+        );
+        let update = update_expression(&sets, &removes);
+        self.announcement_write(client_id, update, condition, expr)
+            .await
+    }
+
+    /// What settling an item of `status` writes: the owed mark removed and, for a
+    /// disconnected client with an item TTL, its expiry (withheld while it was owed).
+    fn settle_changes(
+        &self,
+        expr: &mut Expression,
+        status: Presence,
+    ) -> (Vec<String>, Vec<String>) {
+        let mut sets = Vec::new();
+        if let (Presence::Disconnected, Some(ttl)) = (status, self.item_ttl) {
+            sets.push(expr.assign(attr::EXPIRES_AT, number(expiry(ttl))));
+        }
+        (sets, vec![expr.name(attr::OWED_SHARD)])
+    }
+
+    async fn announcement_write(
+        &self,
+        client_id: &str,
+        update: String,
+        condition: String,
+        expr: Expression,
+    ) -> Result<bool, StoreError> {
         let mut round_trips = 0;
         match self
-            .conditional_update(
-                &transition.client_id,
-                update_expression(&sets, &[]),
-                condition,
-                expr,
-                &mut round_trips,
-            )
+            .conditional_update(client_id, update, condition, expr, &mut round_trips)
             .await?
         {
             Attempt::Written => Ok(true),
             Attempt::ConditionFailed(_) => Ok(false),
         }
-    }
-
-    /// Marks the announcement `event_id` as put; a no-op if another one replaced it.
-    pub async fn confirm_announcement(
-        &self,
-        client_id: &str,
-        event_id: &str,
-    ) -> Result<(), StoreError> {
-        let mut expr = Expression::default();
-        let id = expr.name(attr::ANNOUNCEMENT_ID);
-        let expected = expr.value("eventId", AttributeValue::S(event_id.into()));
-        let removes = [
-            expr.name(attr::ANNOUNCEMENT_PENDING),
-            expr.name(attr::ANNOUNCEMENT_DETAIL),
-        ];
-        let update = format!("REMOVE {}", removes.join(", "));
-        let mut round_trips = 0;
-        self.conditional_update(
-            client_id,
-            update,
-            format!("{id} = {expected}"),
-            expr,
-            &mut round_trips,
-        )
-        .await?;
-        Ok(())
     }
 }
 
@@ -612,7 +721,10 @@ pub fn snapshot_of(item: &Item) -> Snapshot {
         status: presence(attr::STATUS),
         connect_time: number_attr(item, attr::CONNECT_TIME),
         disconnect_time: number_attr(item, attr::DISCONNECT_TIME),
+        disconnect_recorded_at: number_attr(item, attr::DISCONNECT_RECORDED_AT),
         announced,
+        revision: number_attr(item, attr::REVISION),
+        owed: item.contains_key(attr::OWED_SHARD),
     }
 }
 
@@ -750,11 +862,14 @@ fn decide_connect_failed(
 }
 
 fn update_expression(sets: &[String], removes: &[String]) -> String {
-    let mut update = format!("SET {}", sets.join(", "));
-    if !removes.is_empty() {
-        update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    let mut clauses = Vec::new();
+    if !sets.is_empty() {
+        clauses.push(format!("SET {}", sets.join(", ")));
     }
-    update
+    if !removes.is_empty() {
+        clauses.push(format!("REMOVE {}", removes.join(", ")));
+    }
+    clauses.join(" ")
 }
 
 fn presence_attrs(presence: Presence) -> (&'static str, &'static str) {

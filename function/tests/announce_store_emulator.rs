@@ -1,11 +1,12 @@
 //! The announcement writes against a real AWS API process (see `emulator`): the claim's
-//! condition expression agrees with the pure [`claim`] decision on every kind of stored
-//! state, and a confirmed announcement is no longer pending.
+//! condition expression agrees with the pure [`claimable`] on every kind of stored state,
+//! a confirmed announcement is no longer pending and, at the revision it was decided on,
+//! leaves nothing owed; settling needs the revision decided on and nothing pending.
 
 mod emulator;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use iot_connectivity::announce::{claim, Announced, Claim, Snapshot, Transition};
+use iot_connectivity::announce::{claimable, Announced, Snapshot, Transition};
 use iot_connectivity::ordering::Presence;
 use iot_connectivity::store::{attr, snapshot_of, Item, Store};
 use rand::rngs::StdRng;
@@ -28,6 +29,15 @@ fn item_of(client: &str, snapshot: &Snapshot) -> Item {
             attr::DISCONNECT_TIME.into(),
             AttributeValue::N(at.to_string()),
         );
+    }
+    if let Some(revision) = snapshot.revision {
+        item.insert(
+            attr::REVISION.into(),
+            AttributeValue::N(revision.to_string()),
+        );
+    }
+    if snapshot.owed {
+        item.insert(attr::OWED_SHARD.into(), AttributeValue::S("Owed#0".into()));
     }
     if let Some(announced) = &snapshot.announced {
         item.insert(
@@ -62,7 +72,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
     let table = emulator::create_table(&client, "announce").await;
     let store = Store::new(client.clone(), table.clone(), None);
     let mut rng = StdRng::seed_from_u64(11);
-    let mut agreed = [0usize; 3];
+    let (mut claimed, mut refused, mut settled) = (0, 0, 0);
     for case in 0..300 {
         let id = format!("dev-{case}");
         let transition = Transition {
@@ -79,6 +89,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             status: rng.random_bool(0.9).then(|| presence(&mut rng)),
             connect_time: rng.random_bool(0.8).then(|| rng.random_range(1..4)),
             disconnect_time: rng.random_bool(0.8).then(|| rng.random_range(1..4)),
+            disconnect_recorded_at: None,
             announced: rng.random_bool(0.7).then(|| {
                 let named = if rng.random_bool(0.3) {
                     &transition
@@ -91,6 +102,8 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
                     pending: rng.random_bool(0.3),
                 }
             }),
+            revision: rng.random_bool(0.9).then(|| rng.random_range(1..3)),
+            owed: rng.random_bool(0.7),
         };
         client
             .put_item()
@@ -99,39 +112,128 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             .send()
             .await
             .unwrap();
-        let decided = claim(&snapshot, &transition);
-        let failed = !store.claim_announcement(&transition, "{}").await.unwrap();
-        assert_eq!(
-            !failed,
-            decided == Claim::Announce,
-            "{snapshot:?} {transition:?}: the condition {} but the decision is {decided:?}",
-            if failed { "failed" } else { "held" }
-        );
-        agreed[match decided {
-            Claim::Announce => 0,
-            Claim::ResumePending => 1,
-            Claim::Nothing => 2,
-        }] += 1;
-        if !failed {
-            let stored = snapshot_of(&store.get(&id).await.unwrap().unwrap());
+        // The verdict was made at this revision: the stored one, or one it has moved from.
+        let decided_at = if rng.random_bool(0.8) {
+            snapshot.revision
+        } else {
+            Some(rng.random_range(1..3))
+        };
+
+        // Settling: the revision decided on, the mark present, nothing pending.
+        if rng.random_bool(0.3) {
+            let status = snapshot.status.unwrap_or(Presence::Disconnected);
+            let expected = snapshot.revision == decided_at
+                && snapshot.owed
+                && !snapshot.announced.as_ref().is_some_and(|a| a.pending);
             assert_eq!(
-                stored.announced,
-                Some(Announced {
-                    status: transition.status,
-                    event_id: transition.event_id(),
-                    pending: true
-                })
+                store.settle(&id, decided_at, status).await.unwrap(),
+                expected,
+                "{snapshot:?} settled at {decided_at:?}"
             );
-            store
-                .confirm_announcement(&id, &transition.event_id())
-                .await
-                .unwrap();
-            let stored = snapshot_of(&store.get(&id).await.unwrap().unwrap());
-            assert!(!stored.announced.unwrap().pending, "confirmed");
+            if expected {
+                settled += 1;
+                assert!(!snapshot_of(&store.get(&id).await.unwrap().unwrap()).owed);
+            }
+            continue;
         }
+
+        let decided = claimable(&snapshot, &transition, decided_at);
+        let held = store
+            .claim_announcement(&transition, "{}", decided_at)
+            .await
+            .unwrap();
+        assert_eq!(
+            held, decided,
+            "{snapshot:?} {transition:?} at {decided_at:?}: the condition {} but the decision is {decided}",
+            if held { "held" } else { "failed" }
+        );
+        if !held {
+            refused += 1;
+            continue;
+        }
+        claimed += 1;
+        let stored = snapshot_of(&store.get(&id).await.unwrap().unwrap());
+        assert_eq!(
+            stored.announced,
+            Some(Announced {
+                status: transition.status,
+                event_id: transition.event_id(),
+                pending: true
+            })
+        );
+        assert_eq!(
+            stored.revision, snapshot.revision,
+            "a claim leaves the revision"
+        );
+        let settles = store
+            .confirm_announcement(
+                &id,
+                &transition.event_id(),
+                Some((decided_at, transition.status)),
+            )
+            .await
+            .unwrap();
+        assert!(settles, "confirmed at the revision it was claimed at");
+        let stored = snapshot_of(&store.get(&id).await.unwrap().unwrap());
+        assert!(!stored.announced.unwrap().pending, "confirmed");
+        assert!(!stored.owed, "settled");
     }
     assert!(
-        agreed.iter().all(|&n| n > 10),
-        "every decision is exercised: {agreed:?}"
+        claimed > 10 && refused > 10 && settled > 5,
+        "every outcome is exercised: {claimed} claimed, {refused} refused, {settled} settled"
     );
+}
+
+/// A confirmation whose item moved on (a presence write bumped the revision) keeps the
+/// item marked, so it is looked at again.
+#[tokio::test]
+async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
+    let client = emulator::client();
+    let table = emulator::create_table(&client, "announce-moved").await;
+    let store = Store::new(client.clone(), table.clone(), None);
+    let transition = Transition {
+        client_id: "dev".into(),
+        status: Presence::Connected,
+        at: 5,
+    };
+    let snapshot = Snapshot {
+        status: Some(Presence::Connected),
+        connect_time: Some(5),
+        revision: Some(4),
+        owed: true,
+        ..Snapshot::default()
+    };
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item_of("dev", &snapshot)))
+        .send()
+        .await
+        .unwrap();
+    assert!(store
+        .claim_announcement(&transition, "{}", Some(4))
+        .await
+        .unwrap());
+    client
+        .update_item()
+        .table_name(&table)
+        .key(attr::CLIENT_ID, AttributeValue::S("dev".into()))
+        .update_expression("SET #r = :r")
+        .expression_attribute_names("#r", attr::REVISION)
+        .expression_attribute_values(":r", AttributeValue::N("5".into()))
+        .send()
+        .await
+        .unwrap();
+    let settled = store
+        .confirm_announcement(
+            "dev",
+            &transition.event_id(),
+            Some((Some(4), Presence::Connected)),
+        )
+        .await
+        .unwrap();
+    assert!(!settled);
+    let stored = snapshot_of(&store.get("dev").await.unwrap().unwrap());
+    assert!(!stored.announced.unwrap().pending, "confirmed all the same");
+    assert!(stored.owed, "still owed: looked at again");
 }

@@ -56,6 +56,7 @@ async fn fleet_table_with(purpose: &str, counts: Option<CountsSettings>) -> (Str
         record_unknown_connect_failures: true,
         status_index_shards: Some(SHARDS),
         counts,
+        announcements: false,
     };
     emulator::tag_as_deployed(&client, &table, &settings).await;
     let mut config = Config::with_settings(table.clone(), settings);

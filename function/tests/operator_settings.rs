@@ -25,6 +25,7 @@ fn deployed() -> Settings {
         record_unknown_connect_failures: false,
         status_index_shards: Some(8),
         counts: None,
+        announcements: false,
     }
 }
 

@@ -187,6 +187,10 @@ async fn concurrent_replay_equals_sequential_replay_and_the_truth() {
     let dynamodb = emulator::client();
     let sequential_table = emulator::create_table(&dynamodb, "sequential").await;
     let concurrent_table = emulator::create_table(&dynamodb, "concurrent").await;
+    // Deployed with the module's defaults: replay reads the settings from the table.
+    for table in [&sequential_table, &concurrent_table] {
+        emulator::tag_as_deployed(&dynamodb, table, &Default::default()).await;
+    }
     let sequential = replay(&sequential_table, 1, &file.0);
     let concurrent = replay(&concurrent_table, 8, &file.0);
 

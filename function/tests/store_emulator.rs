@@ -38,6 +38,7 @@ async fn configured_processor(purpose: &str, configure: impl FnOnce(&mut Config)
         item_ttl: None,
         record_unknown_connect_failures: false,
         status_index_shards: None,
+        announcements: false,
         metrics: None,
     };
     configure(&mut config);
@@ -527,6 +528,7 @@ async fn store_failures_are_returned_for_retry() {
             item_ttl: None,
             record_unknown_connect_failures: false,
             status_index_shards: None,
+            announcements: false,
             metrics: None,
         },
     );
