@@ -7,9 +7,10 @@ locals {
   notifier_name = "${var.name}-device-connectivity-notifier"
   event_bus_arn = "arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.id}:${local.account_id}:event-bus/${var.event_bus_name}"
 
-  # The notifier needs its own timeout's worth of queue visibility, six times over, as
-  # Lambda's SQS guide recommends (retries of a batch stay invisible meanwhile).
-  notifier_timeout = var.timeout
+  # A minute at least: a pass over many owed items under a slow dependency stops starting
+  # looks 8 s before it, so it ends in time (function/src/roles/notifier.rs). The queue's
+  # visibility is six times that, as Lambda's SQS guide recommends.
+  notifier_timeout = max(var.timeout, 60)
 }
 
 # A grace check is only a hint to look at a client when its grace period ends; a failed
@@ -236,4 +237,13 @@ resource "aws_lambda_event_source_mapping" "grace_period" {
   event_source_arn        = aws_sqs_queue.grace_period[0].arn
   batch_size              = 10
   function_response_types = ["ReportBatchItemFailures"]
+}
+
+# The schedule invokes the notifier asynchronously; a failed pass is not retried, since
+# the next one comes within an interval anyway and retries would overlap it.
+resource "aws_lambda_function_event_invoke_config" "notifier" {
+  count = local.events
+
+  function_name          = aws_lambda_function.notifier[0].function_name
+  maximum_retry_attempts = 0
 }

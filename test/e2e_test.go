@@ -108,6 +108,10 @@ func TestCompleteExample(t *testing.T) {
 		assertAnnouncements(t, cfg, where, out)
 	})
 
+	t.Run("announcements agree with the table after faults, with no operator action", func(t *testing.T) {
+		assertAnnouncementsUnderFaults(t, cfg, where, name, out)
+	})
+
 	t.Run("metrics, alarms and the dashboard", func(t *testing.T) {
 		alarms := terraform.OutputListContext(t, t.Context(), options, "alarm_names")
 		assertObservability(t, cfg, name, alarms, out)

@@ -12,7 +12,7 @@
 //! logged and skipped: retrying cannot mend it.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::stream::{self, StreamExt};
@@ -140,6 +140,8 @@ pub enum Outcome {
     Gone,
     /// It failed; the item stays marked, so the next look settles it.
     Failed,
+    /// Not looked at: the invocation was running out of time. The item stays marked.
+    Deferred,
 }
 
 /// An announcement recorded as pending, to put and confirm.
@@ -177,10 +179,12 @@ impl Notifier {
         }
     }
 
-    pub async fn handle(&self, payload: &Value) -> BatchResponse {
+    /// Handles one invocation; no new batch of looks starts after `stop_at`, so a slow
+    /// dependency ends the invocation in time, with what is left still marked.
+    pub async fn handle(&self, payload: &Value, stop_at: Instant) -> BatchResponse {
         let mut response = BatchResponse::default();
         if payload.get("source").and_then(Value::as_str) == Some("aws.events") {
-            self.reconcile().await;
+            self.reconcile(stop_at).await;
             return response;
         }
         let Some(records) = payload.get("Records").and_then(Value::as_array) else {
@@ -209,11 +213,12 @@ impl Notifier {
         }
         // A stream record is only a hint to look: a failure stays marked on the item for
         // the reconciler, so the shard never waits behind one client.
-        self.look_at(woken, true).await;
+        self.look_at(woken, true, stop_at).await;
         let outcomes = self
             .look_at(
                 checks.iter().map(|(client, _)| client.clone()).collect(),
                 true,
+                stop_at,
             )
             .await;
         for (client_id, record) in checks {
@@ -228,10 +233,14 @@ impl Notifier {
     }
 
     /// The reconciler: every item marked as owing an announcement, looked at now.
-    pub async fn reconcile(&self) -> BTreeMap<Outcome, usize> {
+    pub async fn reconcile(&self, stop_at: Instant) -> BTreeMap<Outcome, usize> {
         let mut owed = Vec::new();
         let mut unread = 0;
-        for shard in 0..crate::store::OWED_SHARDS {
+        // Each pass starts at another shard, so a pass cut short by its deadline does not
+        // starve the same shards every time.
+        let first = (now_ms() / 1000) as u32;
+        for offset in 0..crate::store::OWED_SHARDS {
+            let shard = (first + offset) % crate::store::OWED_SHARDS;
             let key = format!("Owed#{shard}");
             match self.owed_in(&key).await {
                 Ok(clients) => owed.extend(clients),
@@ -241,7 +250,7 @@ impl Notifier {
                 }
             }
         }
-        let outcomes = self.look_at(owed, false).await;
+        let outcomes = self.look_at(owed, false, stop_at).await;
         let mut summary = BTreeMap::new();
         for outcome in outcomes.values() {
             *summary.entry(*outcome).or_insert(0) += 1;
@@ -252,6 +261,7 @@ impl Notifier {
             settled = summary.get(&Outcome::Settled).copied().unwrap_or(0),
             waiting = summary.get(&Outcome::Waiting).copied().unwrap_or(0),
             failed = summary.get(&Outcome::Failed).copied().unwrap_or(0),
+            deferred = summary.get(&Outcome::Deferred).copied().unwrap_or(0),
             unreadShards = unread,
             "reconciled"
         );
@@ -290,6 +300,7 @@ impl Notifier {
         &self,
         clients: Vec<String>,
         schedule_waits: bool,
+        stop_at: Instant,
     ) -> BTreeMap<String, Outcome> {
         let mut seen = HashSet::new();
         let clients: Vec<String> = clients
@@ -298,7 +309,13 @@ impl Notifier {
             .collect();
         let batches: Vec<Vec<String>> = clients.chunks(PUT_BATCH).map(<[String]>::to_vec).collect();
         stream::iter(batches)
-            .map(|batch| self.look_at_batch(batch, schedule_waits))
+            .map(|batch| async move {
+                if Instant::now() >= stop_at {
+                    // Out of time: left marked, for the next look.
+                    return batch.into_iter().map(|c| (c, Outcome::Deferred)).collect();
+                }
+                self.look_at_batch(batch, schedule_waits).await
+            })
             .buffer_unordered(self.config.max_concurrent_puts)
             .flat_map(stream::iter)
             .collect()

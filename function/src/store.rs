@@ -415,7 +415,9 @@ impl Store {
             let client = expr.name(attr::CLIENT_ID);
             conditions.push(format!("attribute_exists({client})"));
         }
-        if let Some(ttl) = self.item_ttl {
+        // With announcements, only the notifier's settlement sets the expiry: an item that
+        // owes an announcement must not expire.
+        if let Some(ttl) = self.item_ttl.filter(|_| !self.announcements) {
             if expire {
                 sets.push(expr.assign(attr::EXPIRES_AT, number(expiry(ttl))));
                 conditions.push(format!(

@@ -267,9 +267,8 @@ impl World {
                 announced.pending = false;
                 self.item.pending_status = None;
                 match settle {
-                    Some((revision, status))
-                        if (self.item.revision > 0).then_some(self.item.revision) == revision
-                            && self.item.latest.presence() == Some(status) =>
+                    Some((revision, _))
+                        if (self.item.revision > 0).then_some(self.item.revision) == revision =>
                     {
                         self.item.owed = false;
                     }

@@ -14,7 +14,7 @@ use iot_connectivity::ordering::{
     decide, happened_after, Decision, Latest, Mark, Presence, RESET_WINDOW_MS,
 };
 use iot_connectivity::processor::{Config, Outcome, Processor};
-use iot_connectivity::store::{Item, Recorded, Store, Written};
+use iot_connectivity::store::{attr, number_attr, Item, Recorded, Store, Written};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -723,4 +723,55 @@ async fn condition_expressions_agree_with_the_pure_rule() {
             );
         }
     }
+}
+
+/// With connectivity events on, every presence write marks the item as owing an
+/// announcement, a disconnect records when it was recorded, and nothing sets an expiry
+/// while the item is owed (not a disconnect, not a connect failure): only the notifier's
+/// settlement does, so TTL never deletes a debt.
+#[tokio::test]
+async fn an_owed_item_is_marked_and_never_expires_until_settled() {
+    let processor = configured_processor("owed", |config| {
+        config.item_ttl = Some(std::time::Duration::from_secs(3600));
+        config.announcements = true;
+    })
+    .await;
+    let t = 1_700_000_000_000;
+    processor.process(&connected("gw-1", 1, t)).await.unwrap();
+    processor
+        .process(&disconnected("gw-1", 1, t + 1_000))
+        .await
+        .unwrap();
+    processor
+        .process(
+            &json!({"clientId": "gw-1", "timestamp": t + 2_000, "eventType": "connect_failed",
+                         "connectFailureReason": "AUTHORIZATION_FAILED"}),
+        )
+        .await
+        .unwrap();
+    let item = stored(&processor, "gw-1").await;
+    assert_eq!(
+        item.get(attr::OWED_SHARD),
+        Some(&AttributeValue::S(iot_connectivity::store::owed_shard_key(
+            "gw-1"
+        )))
+    );
+    assert!(item.contains_key(attr::DISCONNECT_RECORDED_AT), "{item:?}");
+    assert!(
+        !item.contains_key(attr::EXPIRES_AT),
+        "owed: no expiry {item:?}"
+    );
+
+    let revision = number_attr(&item, attr::REVISION);
+    assert!(processor
+        .store()
+        .settle("gw-1", revision, Presence::Disconnected)
+        .await
+        .unwrap());
+    let item = stored(&processor, "gw-1").await;
+    assert!(!item.contains_key(attr::OWED_SHARD));
+    assert!(
+        item.contains_key(attr::EXPIRES_AT),
+        "settled: expires {item:?}"
+    );
 }

@@ -1,0 +1,214 @@
+//go:build e2e
+
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The short soak runs in the test command; SOAK_CLIENTS and SOAK_OUTAGE_SECONDS make the
+// long one (scripts/soak.sh: 1,000 devices dropping at once, a 10-minute outage).
+func soakSettings() (clients int, outage time.Duration) {
+	clients, outageSeconds := 60, 20
+	if value, err := strconv.Atoi(os.Getenv("SOAK_CLIENTS")); err == nil && value > 0 {
+		clients = value
+	}
+	if value, err := strconv.Atoi(os.Getenv("SOAK_OUTAGE_SECONDS")); err == nil && value > 0 {
+		outageSeconds = value
+	}
+	return clients, time.Duration(outageSeconds) * time.Second
+}
+
+// chaos sets or reads the emulator's fault injection (tools/emulator/README.md).
+func chaos(t *testing.T, method, path string, body any) []map[string]any {
+	t.Helper()
+	var payload []byte
+	if body != nil {
+		var err error
+		payload, err = json.Marshal(body)
+		require.NoError(t, err)
+	}
+	request, err := http.NewRequestWithContext(t.Context(), method,
+		strings.TrimRight(os.Getenv("AWS_ENDPOINT_URL"), "/")+"/_emulator/chaos/"+path, bytes.NewReader(payload))
+	require.NoError(t, err)
+	response, err := http.DefaultClient.Do(request)
+	require.NoError(t, err)
+	defer response.Body.Close()
+	require.Equal(t, http.StatusOK, response.StatusCode, "%s %s", method, path)
+	var answer []map[string]any
+	if path == "faults" || path == "log" {
+		require.NoError(t, json.NewDecoder(response.Body).Decode(&answer))
+	}
+	return answer
+}
+
+// assertAnnouncementsUnderFaults publishes a shuffled, duplicated fleet history (client
+// IDs with slashes, flaps, outages) through the rule while EventBridge is down for
+// longer than any retry window, a fifth of DynamoDB writes are throttled, SQS sends fail
+// and the notifier crashes. Once the faults end, with no operator action, every client's
+// last announcement agrees with the table within a reconcile interval or so.
+func assertAnnouncementsUnderFaults(t *testing.T, cfg aws.Config, where, deployment string, out map[string]string) {
+	clients, outage := soakSettings()
+	history := newFleetHistory(out["lambda_function_name"]+"-soak", clients, time.Now().UnixNano())
+	takeMessages(t, cfg, out["events_queue_url"]) // what the earlier subtests left
+
+	faulted := where == targetEmulator
+	if faulted {
+		chaos(t, http.MethodDelete, "log", nil)
+		chaos(t, http.MethodPost, "seed", map[string]any{"seed": 7})
+		chaos(t, http.MethodPost, "faults", []map[string]any{
+			{"service": "events", "operation": "PutEvents", "error": map[string]any{"statusCode": 500, "code": "InternalException"}},
+			{"service": "dynamodb", "operation": "UpdateItem", "probability": 0.2,
+				"error": map[string]any{"statusCode": 400, "code": "ProvisionedThroughputExceededException"}},
+			{"service": "dynamodb", "operation": "GetItem", "probability": 0.1,
+				"error": map[string]any{"statusCode": 500, "code": "InternalServerError"}},
+			{"service": "sqs", "operation": "SendMessage", "probability": 0.3,
+				"error": map[string]any{"statusCode": 500, "code": "InternalError"}},
+			{"service": "lambda", "function": out["notifier_function_name"], "invocationError": "crash", "probability": 0.2},
+		})
+		defer chaos(t, http.MethodPost, "faults", []map[string]any{})
+	}
+	started := time.Now()
+	publishAll(t, cfg, where, out["lambda_function_name"], history.events)
+	if faulted {
+		time.Sleep(time.Until(started.Add(outage)))
+		chaos(t, http.MethodPost, "faults", []map[string]any{})
+	}
+	recovered := time.Now()
+
+	table := out["dynamodb_table_name"]
+	arrivals := map[string]time.Time{} // eventId -> first arrival
+	received := map[string][]map[string]any{}
+	total := 0
+	settled := func() error {
+		for _, message := range takeMessages(t, cfg, out["events_queue_url"]) {
+			detail := message["detail"].(map[string]any)
+			client := detail["clientId"].(string)
+			if !strings.HasPrefix(client, out["lambda_function_name"]+"-soak") {
+				continue
+			}
+			total++
+			if _, seen := arrivals[detail["eventId"].(string)]; !seen {
+				arrivals[detail["eventId"].(string)] = time.Now()
+			}
+			received[client] = append(received[client], detail)
+		}
+		for client, truth := range history.truth {
+			item := getItem(t, cfg, table, client)
+			if status := attributeText(item, "Status"); status != truth.status {
+				return fmt.Errorf("%s is %q in the table, %q in truth", client, status, truth.status)
+			}
+			if _, owed := item["OwedShard"]; owed {
+				return fmt.Errorf("%s still owes an announcement", client)
+			}
+			if last := lastAnnounced(received[client]); last != truth.status && (truth.status != "Disconnected" || last != "") {
+				return fmt.Errorf("%s is %s, last announced %q", client, truth.status, last)
+			}
+		}
+		return nil
+	}
+	deadline := time.Now().Add(3*time.Minute + outage)
+	var err error
+	for err = settled(); err != nil && time.Now().Before(deadline); err = settled() {
+		time.Sleep(time.Second)
+	}
+	require.NoError(t, err, "announcements agree with the table after the faults end")
+
+	duplicates := total - len(arrivals)
+	var lastArrival time.Time
+	for _, at := range arrivals {
+		if at.After(lastArrival) {
+			lastArrival = at
+		}
+	}
+	for client, details := range received {
+		statuses := map[string]string{}
+		var order []string
+		for _, detail := range details {
+			id, status := detail["eventId"].(string), detail["status"].(string)
+			if earlier, seen := statuses[id]; seen {
+				assert.Equal(t, earlier, status, "%s: eventId %s announced with two statuses", client, id)
+				continue
+			}
+			statuses[id] = status
+			order = append(order, status)
+		}
+		for i := 1; i < len(order); i++ {
+			assert.NotEqual(t, order[i-1], order[i], "%s: announcements alternate: %v", client, order)
+		}
+	}
+	connected := connectedItems(t, cfg, table)
+	waitForConnectedDevices(t, cfg, deployment, len(connected))
+
+	injected := map[string]int{}
+	if faulted {
+		for _, record := range chaos(t, http.MethodGet, "log", nil) {
+			injected[fmt.Sprintf("%s %s %s", record["kind"], record["operation"], record["code"])]++
+		}
+	}
+	kinds := make([]string, 0, len(injected))
+	for kind, count := range injected {
+		kinds = append(kinds, fmt.Sprintf("%s: %d", kind, count))
+	}
+	sort.Strings(kinds)
+	recovery := lastArrival.Sub(recovered)
+	t.Logf("soak: %d clients, %d events, outage %s; faults injected: %s; %d announcements (%d distinct, %d duplicates); recovery to the last owed announcement: %s",
+		len(history.truth), len(history.events), outage, strings.Join(kinds, ", "), total, len(arrivals), duplicates, recovery.Round(100*time.Millisecond))
+	if faulted {
+		assert.NotEmpty(t, injected, "faults were injected")
+		// One reconcile interval is 3 s on the emulator (rate(1 minute), time scale 0.05);
+		// the rest is the pass itself and the queue the test reads.
+		assert.Less(t, recovery, 30*time.Second, "owed announcements arrive soon after the outage ends")
+	}
+}
+
+// lastAnnounced is the status of the last distinct announcement in arrival order.
+func lastAnnounced(details []map[string]any) string {
+	seen := map[string]bool{}
+	last := ""
+	for _, detail := range details {
+		if id := detail["eventId"].(string); !seen[id] {
+			seen[id] = true
+			last = detail["status"].(string)
+		}
+	}
+	return last
+}
+
+// publishAll hands events to the pipeline as deliver does, without waiting for the
+// emulator to drain (the faults keep it busy).
+func publishAll(t *testing.T, cfg aws.Config, where, functionName string, events []string) {
+	t.Helper()
+	if where != targetEmulator {
+		deliver(t, cfg, where, functionName, events)
+		return
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(events))
+	for _, event := range events {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- publish(t, cfg, lifecycleTopic(event), []byte(event))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
