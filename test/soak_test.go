@@ -66,6 +66,21 @@ func assertAnnouncementsUnderFaults(t *testing.T, cfg aws.Config, where, deploym
 	history := newFleetHistory(out["lambda_function_name"]+"-soak", clients, time.Now().UnixNano())
 	takeMessages(t, cfg, out["events_queue_url"]) // what the earlier subtests left
 
+	// First sessions' connects before the faults, so that devices announced Connected then
+	// drop during the outage (grace checks, pending Disconnected announcements).
+	var before, during []string
+	first := map[string]bool{}
+	for _, event := range history.events {
+		if strings.Contains(event, `"eventType":"connected"`) && strings.Contains(event, `"versionNumber":0,`) && !first[event] {
+			first[event] = true
+			before = append(before, event)
+		} else {
+			during = append(during, event)
+		}
+	}
+	publishAll(t, cfg, where, out["lambda_function_name"], before)
+	time.Sleep(5 * time.Second)
+
 	faulted := where == targetEmulator
 	if faulted {
 		chaos(t, http.MethodDelete, "log", nil)
@@ -83,7 +98,7 @@ func assertAnnouncementsUnderFaults(t *testing.T, cfg aws.Config, where, deploym
 		defer chaos(t, http.MethodPost, "faults", []map[string]any{})
 	}
 	started := time.Now()
-	publishAll(t, cfg, where, out["lambda_function_name"], history.events)
+	publishAll(t, cfg, where, out["lambda_function_name"], during)
 	if faulted {
 		time.Sleep(time.Until(started.Add(outage)))
 		chaos(t, http.MethodPost, "faults", []map[string]any{})

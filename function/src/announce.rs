@@ -22,6 +22,12 @@ use crate::ordering::Presence;
 /// SQS's longest message delay; a longer grace period is waited out in several hops.
 pub const MAX_DELAY_SECONDS: u64 = 900;
 
+/// How long a claimed announcement belongs to the look that claimed it: longer than that
+/// look's put and confirmation take (PutEvents with its retries, then one write). Within it,
+/// another look leaves the announcement alone instead of putting it a second time; after
+/// it, the claimer is taken to have failed and whoever looks next puts it.
+pub const PENDING_LEASE_MS: i64 = 20_000;
+
 /// A status transition, named by the event that made it: the client's newest connect
 /// (for Connected) or newest disconnect (for Disconnected), by its timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -64,6 +70,8 @@ pub struct Snapshot {
     /// period counts from it (None on items written before it was recorded: due at once).
     pub disconnect_recorded_at: Option<i64>,
     pub announced: Option<Announced>,
+    /// Wall-clock ms at which the newest announcement was claimed.
+    pub announced_at: Option<i64>,
     /// The item's optimistic-concurrency guard: every presence write changes it.
     pub revision: Option<u64>,
     /// Whether the item is in the owed-announcements index.
@@ -82,9 +90,12 @@ pub struct Announced {
 /// What a look at a client's item asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// An announcement is recorded but not confirmed as put (its writer failed or is
-    /// still at it): put it (again, with its own eventId), confirm it, then look again.
+    /// An announcement is recorded but not confirmed as put, longer ago than its claimer's
+    /// lease (the claimer failed): put it (again, with its own eventId), confirm it.
     ResumePending,
+    /// An announcement was just claimed by another look, which is putting it: nothing to
+    /// do now; the item stays owed until that look confirms it.
+    ClaimedElsewhere,
     /// Record this announcement as pending, put it, confirm it.
     Announce(Transition),
     /// A disconnect to announce once `due_at` (wall-clock ms) has passed.
@@ -98,7 +109,11 @@ pub enum Verdict {
 pub fn look(client_id: &str, item: &Snapshot, grace_ms: i64, now_ms: i64) -> Verdict {
     let announced = item.announced.as_ref();
     if announced.is_some_and(|announced| announced.pending) {
-        return Verdict::ResumePending;
+        return if now_ms < item.announced_at.unwrap_or(0) + PENDING_LEASE_MS {
+            Verdict::ClaimedElsewhere
+        } else {
+            Verdict::ResumePending
+        };
     }
     let announced_status = announced.map(|announced| announced.status);
     let transition = |status, at| Transition {
@@ -176,6 +191,7 @@ mod tests {
                 event_id: transition(status, 1).event_id(),
                 pending,
             }),
+            announced_at: Some(0),
             revision: Some(3),
             owed: true,
         }
@@ -230,7 +246,15 @@ mod tests {
     #[test]
     fn a_pending_announcement_goes_first_even_after_the_table_moved_on() {
         let pending = item(Presence::Connected, Some((Presence::Disconnected, true)));
-        assert_eq!(look("dev", &pending, GRACE, 0), Verdict::ResumePending);
+        assert_eq!(
+            look("dev", &pending, GRACE, PENDING_LEASE_MS - 1),
+            Verdict::ClaimedElsewhere,
+            "its claimer is still at it"
+        );
+        assert_eq!(
+            look("dev", &pending, GRACE, PENDING_LEASE_MS),
+            Verdict::ResumePending
+        );
         let reconnect = transition(Presence::Connected, 10);
         assert!(!claimable(&pending, &reconnect, Some(3)));
     }

@@ -397,6 +397,8 @@ impl Notifier {
                         return Ok(Prepared::Done(Outcome::Settled));
                     }
                 }
+                // Its claimer is putting it; the item stays owed until confirmed.
+                Verdict::ClaimedElsewhere => return Ok(Prepared::Done(Outcome::Waiting)),
                 Verdict::WaitUntil { transition, due_at } => {
                     if schedule_waits {
                         self.schedule(&transition, due_at).await?;

@@ -725,6 +725,7 @@ pub fn snapshot_of(item: &Item) -> Snapshot {
         disconnect_time: number_attr(item, attr::DISCONNECT_TIME),
         disconnect_recorded_at: number_attr(item, attr::DISCONNECT_RECORDED_AT),
         announced,
+        announced_at: number_attr(item, attr::ANNOUNCED_AT),
         revision: number_attr(item, attr::REVISION),
         owed: item.contains_key(attr::OWED_SHARD),
     }

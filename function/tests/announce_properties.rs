@@ -32,6 +32,8 @@ struct Item {
     owed: bool,
     disconnect_recorded_at: Option<i64>,
     announced: Option<Announced>,
+    /// When the newest announcement was claimed.
+    claimed_at: Option<i64>,
     /// The pending announcement's status, as its stored detail says.
     pending_status: Option<Presence>,
 }
@@ -44,6 +46,7 @@ impl Item {
             disconnect_time: self.latest.disconnect.map(|mark| mark.timestamp),
             disconnect_recorded_at: self.disconnect_recorded_at,
             announced: self.announced.clone(),
+            announced_at: self.claimed_at,
             revision: (self.revision > 0).then_some(self.revision),
             owed: self.owed,
         }
@@ -190,6 +193,7 @@ impl World {
                         }
                         None
                     }
+                    Verdict::ClaimedElsewhere => None,
                     Verdict::ResumePending => {
                         let announced = snapshot.announced.clone().expect("pending");
                         let status = self.item.pending_status.expect("pending detail");
@@ -228,6 +232,7 @@ impl World {
                         pending: true,
                     });
                     self.item.pending_status = Some(transition.status);
+                    self.item.claimed_at = Some(now);
                     let when = self.later(now);
                     self.at(
                         when,
@@ -411,6 +416,20 @@ proptest! {
         duplicated in 0.0f64..0.5,
     ) {
         assert_agrees(&simulate(seed, sessions, failures, lost, duplicated));
+    }
+
+    /// Without failures, no announcement is put twice: a look that finds another's claim
+    /// in progress leaves it to its claimer.
+    #[test]
+    fn without_failures_nothing_is_announced_twice(
+        seed in any::<u64>(),
+        sessions in 1usize..8,
+        lost in 0.0f64..0.5,
+        duplicated in 0.0f64..0.5,
+    ) {
+        let world = simulate(seed, sessions, 0.0, lost, duplicated);
+        assert_agrees(&world);
+        prop_assert_eq!(world.bus.len(), seen(&world.bus).len(), "{:?}", world.bus);
     }
 
     /// With every stream record lost (and failures), the reconciler's passes alone

@@ -90,6 +90,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             connect_time: rng.random_bool(0.8).then(|| rng.random_range(1..4)),
             disconnect_time: rng.random_bool(0.8).then(|| rng.random_range(1..4)),
             disconnect_recorded_at: None,
+            announced_at: None,
             announced: rng.random_bool(0.7).then(|| {
                 let named = if rng.random_bool(0.3) {
                     &transition
