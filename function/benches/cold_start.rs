@@ -88,6 +88,8 @@ fn time_to_first_request(bootstrap: &str, role: &str) -> (Duration, u64) {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_SESSION_TOKEN", "testing")
         .stdout(Stdio::null())
+        // Killed once it asked for an invocation: what it says about that is noise here.
+        .stderr(Stdio::null())
         .spawn()
         .expect("start bootstrap");
     let (stream, _) = listener.accept().expect("bootstrap connects");
