@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import unittest
 import urllib.error
@@ -26,7 +24,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from test_pipeline import fixture_package
+from test_pipeline import EmulatorProcessTest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ACCOUNT = "123456789012"
@@ -34,30 +32,9 @@ REGION = "us-east-1"
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 
 
-class FaultsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        env = dict(os.environ, EMULATOR_ASYNC_RETRY_DELAYS="0.2,0.2")
-        cls.log = open(os.path.join(HERE, "..", ".tools", "test-faults-emulator.log"), "w")
-        cls.process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "emulator.py"), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=cls.log,
-            env=env,
-            text=True,
-        )
-        line = cls.process.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"emulator did not start: {line}")
-        cls.endpoint = line.split("listening on ")[1].strip()
-        cls.session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
-        cls.package = fixture_package()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.process.terminate()
-        cls.process.wait(timeout=10)
-        cls.log.close()
+class FaultsTest(EmulatorProcessTest):
+    emulator_env = {"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.2"}
+    log_name = "faults"
 
     def setUp(self) -> None:
         self.addCleanup(self.reset)

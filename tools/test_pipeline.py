@@ -39,12 +39,17 @@ def fixture_package() -> bytes:
     return package.getvalue()
 
 
-class PipelineTest(unittest.TestCase):
+class EmulatorProcessTest(unittest.TestCase):
+    """Tests against one emulator process of their own, started with `emulator_env` added to
+    the environment; its log goes to .tools/test-<log_name>-emulator.log."""
+
+    emulator_env: dict[str, str] = {}
+    log_name = "emulator"
+
     @classmethod
     def setUpClass(cls) -> None:
-        # rate(1 minute) fires every 1.2 s.
-        env = dict(os.environ, EMULATOR_ASYNC_RETRY_DELAYS="0.2,0.2", EMULATOR_SCHEDULE_TIME_SCALE="0.02")
-        cls.log = open(os.path.join(HERE, "..", ".tools", "test-pipeline-emulator.log"), "w")
+        env = dict(os.environ, **cls.emulator_env)
+        cls.log = open(os.path.join(HERE, "..", ".tools", f"test-{cls.log_name}-emulator.log"), "w")
         cls.process = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "emulator.py"), "--port", "0"],
             stdout=subprocess.PIPE,
@@ -64,6 +69,12 @@ class PipelineTest(unittest.TestCase):
         cls.process.terminate()
         cls.process.wait(timeout=10)
         cls.log.close()
+
+
+class PipelineTest(EmulatorProcessTest):
+    # rate(1 minute) fires every 1.2 s.
+    emulator_env = {"EMULATOR_ASYNC_RETRY_DELAYS": "0.2,0.2", "EMULATOR_SCHEDULE_TIME_SCALE": "0.02"}
+    log_name = "pipeline"
 
     def client(self, service: str):
         return self.session.client(service, endpoint_url=self.endpoint)
