@@ -105,6 +105,31 @@ struct World {
 }
 
 impl World {
+    fn new(seed: u64, failures: f64, failing_until: i64, lost: f64) -> Self {
+        Self {
+            item: Item::default(),
+            bus: Vec::new(),
+            queue: BinaryHeap::new(),
+            tasks: HashMap::new(),
+            next_id: 0,
+            rng: StdRng::seed_from_u64(seed),
+            failures,
+            failing_until,
+            lost,
+        }
+    }
+
+    /// Runs every task due up to `end`, in time order.
+    fn run_until(&mut self, end: i64) {
+        while let Some(Reverse((now, id))) = self.queue.pop() {
+            if now > end {
+                break;
+            }
+            let task = self.tasks.remove(&id).expect("a queued task");
+            self.run(now, task);
+        }
+    }
+
     fn at(&mut self, time: i64, task: Task) {
         self.next_id += 1;
         self.tasks.insert(self.next_id, task);
@@ -328,17 +353,7 @@ fn simulate(seed: u64, sessions: usize, failures: f64, lost: f64, duplicated: f6
     let marks = history(&mut rng, sessions);
     let start = marks[0].timestamp;
     let span = marks.last().unwrap().timestamp - start;
-    let mut world = World {
-        item: Item::default(),
-        bus: Vec::new(),
-        queue: BinaryHeap::new(),
-        tasks: HashMap::new(),
-        next_id: 0,
-        rng: StdRng::seed_from_u64(seed ^ 0x5eed),
-        failures,
-        failing_until: start + span + GRACE_MS * 3,
-        lost,
-    };
+    let mut world = World::new(seed ^ 0x5eed, failures, start + span + GRACE_MS * 3, lost);
     for mark in marks {
         // Delivered late (reordered) and sometimes twice, as the rules engine does.
         for _ in 0..if rng.random_bool(duplicated) { 2 } else { 1 } {
@@ -347,14 +362,7 @@ fn simulate(seed: u64, sessions: usize, failures: f64, lost: f64, duplicated: f6
         }
     }
     world.at(start + rng.random_range(0..RECONCILE_MS), Task::Reconcile);
-    let end = start + span + GRACE_MS * 10 + RECONCILE_MS * 5;
-    while let Some(Reverse((now, id))) = world.queue.pop() {
-        if now > end {
-            break;
-        }
-        let task = world.tasks.remove(&id).expect("a queued task");
-        world.run(now, task);
-    }
+    world.run_until(start + span + GRACE_MS * 10 + RECONCILE_MS * 5);
     world
 }
 
@@ -459,28 +467,12 @@ fn a_reordered_flap_announces_the_device_offline_once_after_its_grace_period() {
     let d1 = mark(Presence::Disconnected, 1, t + 1_000);
     let c2 = mark(Presence::Connected, 2, t + 2_000);
     let d2 = mark(Presence::Disconnected, 2, t + 3_000);
-    let mut world = World {
-        item: Item::default(),
-        bus: Vec::new(),
-        queue: BinaryHeap::new(),
-        tasks: HashMap::new(),
-        next_id: 0,
-        rng: StdRng::seed_from_u64(7),
-        failures: 0.0,
-        failing_until: 0,
-        lost: 0.0,
-    };
+    let mut world = World::new(7, 0.0, 0, 0.0);
     for (offset, mark) in [(0, c1), (30_000, d1), (31_000, d2), (32_000, c2)] {
         world.at(t + offset, Task::Deliver(mark));
     }
     world.at(t + 500, Task::Reconcile);
-    while let Some(Reverse((now, id))) = world.queue.pop() {
-        if now > t + 10 * GRACE_MS {
-            break;
-        }
-        let task = world.tasks.remove(&id).unwrap();
-        world.run(now, task);
-    }
+    world.run_until(t + 10 * GRACE_MS);
     let seen = seen(&world.bus);
     let d2_id = Transition {
         client_id: CLIENT.into(),
