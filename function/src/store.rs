@@ -666,6 +666,27 @@ impl Store {
             .await
     }
 
+    /// Marks an item as owing an announcement (the reconciler then looks at it), unless it
+    /// is marked already or gone. For items written before the mark existed, or before
+    /// connectivity events were turned on. Whether it marked the item.
+    pub async fn mark_owed(&self, client_id: &str) -> Result<bool, StoreError> {
+        let mut expr = Expression::default();
+        let update = format!(
+            "SET {}",
+            expr.assign(
+                attr::OWED_SHARD,
+                AttributeValue::S(owed_shard_key(client_id))
+            )
+        );
+        let condition = format!(
+            "attribute_exists({}) AND attribute_not_exists({})",
+            expr.name(attr::CLIENT_ID),
+            expr.name(attr::OWED_SHARD)
+        );
+        self.announcement_write(client_id, update, condition, expr)
+            .await
+    }
+
     /// What settling an item of `status` writes: the owed mark removed and, for a
     /// disconnected client with an item TTL, its expiry (withheld while it was owed).
     fn settle_changes(

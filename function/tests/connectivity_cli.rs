@@ -320,3 +320,73 @@ async fn recount_brings_the_count_in_line_with_the_table() {
     );
     assert_eq!(third["connected"], 5);
 }
+
+/// Items written before the owed mark existed (or before events were on) are marked when
+/// their announcement lags their status, and only those; a table without events refuses.
+#[tokio::test]
+async fn mark_owed_marks_the_items_whose_announcement_lags() {
+    let client = emulator::client();
+    let table = emulator::create_table(&client, "mark-owed").await;
+    let settings = Settings {
+        announcements: true,
+        ..Settings::default()
+    };
+    emulator::tag_as_deployed(&client, &table, &settings).await;
+    let item = |id: &str, status: &str, announced: Option<&str>, pending: bool| {
+        let mut item = std::collections::HashMap::from([
+            ("ClientID".to_owned(), AttributeValue::S(id.into())),
+            ("Status".to_owned(), AttributeValue::S(status.into())),
+            ("ConnectTime".to_owned(), AttributeValue::N("1".into())),
+            ("DisconnectTime".to_owned(), AttributeValue::N("2".into())),
+            ("Revision".to_owned(), AttributeValue::N("3".into())),
+        ]);
+        if let Some(announced) = announced {
+            item.insert(
+                "AnnouncedStatus".into(),
+                AttributeValue::S(announced.into()),
+            );
+            item.insert("AnnouncementId".into(), AttributeValue::S("id".into()));
+        }
+        if pending {
+            item.insert("AnnouncementPending".into(), AttributeValue::Bool(true));
+        }
+        item
+    };
+    for item in [
+        item("never-announced", "Connected", None, false),
+        item("said", "Connected", Some("Connected"), false),
+        item("never-online", "Disconnected", None, false),
+        item("dropped", "Disconnected", Some("Connected"), false),
+        item("pending", "Connected", Some("Connected"), true),
+    ] {
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let summary: Value =
+        serde_json::from_str(&stdout(&connectivity(&table, &["mark-owed"]))).unwrap();
+    assert_eq!(summary, json!({"items": 5, "marked": 3}));
+    let store = iot_connectivity::store::Store::new(client.clone(), table.clone(), None);
+    for (id, owed) in [
+        ("never-announced", true),
+        ("said", false),
+        ("never-online", false),
+        ("dropped", true),
+        ("pending", true),
+    ] {
+        let item = store.get(id).await.unwrap().unwrap();
+        assert_eq!(item.contains_key("OwedShard"), owed, "{id}");
+    }
+    let again: Value =
+        serde_json::from_str(&stdout(&connectivity(&table, &["mark-owed"]))).unwrap();
+    assert_eq!(again["marked"], 0, "marked once");
+
+    let (plain, _) = fleet_table("mark-owed-off").await;
+    let refused = connectivity(&plain, &["mark-owed"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("events_enabled is off"));
+}

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::Message;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
+use iot_connectivity::announce::{look, Verdict};
 use iot_connectivity::counting::Observed;
 use iot_connectivity::counts::{self, Counts};
 use iot_connectivity::dead_letter::event_of;
@@ -20,7 +21,7 @@ use iot_connectivity::deployment::Stated;
 use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
 use iot_connectivity::ordering::Presence;
 use iot_connectivity::processor::{load_cli_aws_config, operator_config, Outcome, Processor};
-use iot_connectivity::store::{attr, number_attr, Item, Store};
+use iot_connectivity::store::{attr, number_attr, snapshot_of, Item, Store};
 use tokio::io::AsyncWriteExt;
 
 #[derive(Parser)]
@@ -56,6 +57,11 @@ enum Command {
     },
     /// How many clients are Connected and Disconnected: {"Connected": n, "Disconnected": m}
     Count,
+    /// Marks every item whose last announcement disagrees with its status (or is pending)
+    /// as owing one, so the notifier's reconciler settles it. Run once after turning
+    /// connectivity events on for an existing fleet, or after upgrading from a release
+    /// without the owed mark: {"items": n, "marked": m}
+    MarkOwed,
     /// Brings the ConnectedDevices count in line with the table: counts every item as it
     /// is, then drops the tallies of items that no longer exist. Safe while the counter
     /// runs; for a count enabled on an existing fleet, or after stream records were lost
@@ -174,6 +180,18 @@ async fn run(args: Args) -> Result<bool, Failure> {
             println!("{}", serde_json::to_string(&fleet()?.count().await?)?);
             Ok(true)
         }
+        Command::MarkOwed => {
+            if !settings.announcements {
+                return Err(format!(
+                    "table {} has no connectivity events (the module's events_enabled is off): nothing is announced",
+                    config.table_name
+                )
+                .into());
+            }
+            let summary = mark_owed(&dynamodb, &config.table_name).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(true)
+        }
         Command::Recount { .. } => {
             let deployed = settings.counts.ok_or_else(|| {
                 format!(
@@ -197,6 +215,48 @@ async fn run(args: Args) -> Result<bool, Failure> {
             Ok(counts.failed == 0 && counts.kept == 0)
         }
     }
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct MarkSummary {
+    /// Items read.
+    items: u64,
+    /// Items newly marked as owing an announcement.
+    marked: u64,
+}
+
+/// Every item whose announcement lags its status, marked for the reconciler. The verdict
+/// is the notifier's own ([`look`]) with every grace period over: a disconnect still in its
+/// grace period is marked too, and the notifier waits it out.
+async fn mark_owed(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<MarkSummary, Failure> {
+    let store = Store::new(dynamodb.clone(), table.to_owned(), None);
+    let mut summary = MarkSummary::default();
+    let mut progress = Progress::new("items checked");
+    let mut items = dynamodb
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = items.next().await {
+        let item = item.map_err(|err| format!("Scan of {table}: {}", DisplayErrorContext(err)))?;
+        summary.items += 1;
+        progress.tick();
+        let snapshot = snapshot_of(&item);
+        let Some(client_id) = text(&item, attr::CLIENT_ID) else {
+            continue;
+        };
+        if snapshot.owed || look(client_id, &snapshot, 0, i64::MAX) == Verdict::Settled {
+            continue;
+        }
+        summary.marked += u64::from(store.mark_owed(client_id).await?);
+    }
+    progress.done();
+    Ok(summary)
 }
 
 #[derive(Debug, Default, serde::Serialize)]
