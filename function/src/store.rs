@@ -734,9 +734,8 @@ pub fn snapshot_of(item: &Item) -> Snapshot {
         (Some(status), Some(event_id)) => Some(Announced {
             status,
             event_id: event_id.clone(),
-            pending: item
-                .get(attr::ANNOUNCEMENT_PENDING)
-                .is_some_and(|value| value.as_bool().is_ok_and(|pending| *pending)),
+            // As the conditions test it: present means pending.
+            pending: item.contains_key(attr::ANNOUNCEMENT_PENDING),
         }),
         _ => None,
     };
