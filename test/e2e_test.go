@@ -625,9 +625,10 @@ func assertAnnouncements(t *testing.T, cfg aws.Config, where string, out map[str
 	assert.EqualValues(t, now+1000, gone["disconnect"].(map[string]any)["timestamp"])
 	back := received[returner][2]["detail"].(map[string]any)
 	assert.EqualValues(t, 59_000, back["offlineDurationMs"])
+	// This subtest's devices: earlier subtests' announcements reach the same queue.
 	ids := map[any]bool{}
-	for _, messages := range received {
-		for _, message := range messages {
+	for _, client := range []string{flapper, leaver, returner} {
+		for _, message := range received[client] {
 			id := message["detail"].(map[string]any)["eventId"]
 			assert.False(t, ids[id], "eventId %v announced twice without a failure", id)
 			ids[id] = true
