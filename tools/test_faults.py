@@ -89,16 +89,6 @@ class FaultsTest(EmulatorProcessTest):
         )
         return name
 
-    def queue(self) -> tuple[str, str]:
-        sqs = self.client("sqs")
-        url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return url, arn
-
-    def messages(self, url: str) -> list[dict]:
-        received = self.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-        return [json.loads(message["Body"]) for message in received.get("Messages", [])]
-
     def function(self, statements: list[dict], **config) -> str:
         """A function running the fixture runtime, its role allowed `statements`."""
         name = f"fn-{uuid.uuid4().hex[:8]}"

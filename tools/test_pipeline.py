@@ -70,6 +70,16 @@ class EmulatorProcessTest(unittest.TestCase):
         cls.process.wait(timeout=10)
         cls.log.close()
 
+    def queue(self) -> tuple[str, str]:
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def messages(self, url: str) -> list[dict]:
+        received = self.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
 
 class PipelineTest(EmulatorProcessTest):
     # rate(1 minute) fires every 1.2 s.
@@ -108,16 +118,6 @@ class PipelineTest(EmulatorProcessTest):
             **config,
         )
         return name, role
-
-    def queue(self) -> tuple[str, str]:
-        sqs = self.client("sqs")
-        url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return url, arn
-
-    def messages(self, url: str) -> list[dict]:
-        received = self.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-        return [json.loads(message["Body"]) for message in received.get("Messages", [])]
 
     def invoke(self, name: str, event: dict) -> tuple[dict, str | None]:
         response = self.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
