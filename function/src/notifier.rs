@@ -173,7 +173,11 @@ impl Notifier {
         Self {
             store: Store::new(dynamodb.clone(), config.table_name.clone(), config.item_ttl),
             dynamodb,
-            events: aws_sdk_eventbridge::Client::new(aws),
+            events: aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(aws)
+                    .timeout_config(put_events_timeouts())
+                    .build(),
+            ),
             sqs: aws_sdk_sqs::Client::new(aws),
             config,
         }
@@ -571,6 +575,18 @@ impl Notifier {
             );
         }
     }
+}
+
+/// A PutEvents attempt that times out after EventBridge accepted it is put again, and
+/// consumers see the announcement twice; so an attempt gets longer than a DynamoDB call
+/// (a slow accept is likelier than a lost one), still well inside the claim's lease with its
+/// retries (`crate::announce::PENDING_LEASE_MS`).
+fn put_events_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(Duration::from_millis(2500))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
 }
 
 /// Exponential backoff with full jitter: up to 100 ms, 200 ms, 400 ms, ...
