@@ -214,10 +214,15 @@ func publishAll(t *testing.T, cfg aws.Config, where, functionName string, events
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(events))
+	// Bounded, as a broker's fan-out is: thousands of requests at once only measure how
+	// many sockets the machine allows.
+	slots := make(chan struct{}, 64)
 	for _, event := range events {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			errs <- publish(t, cfg, lifecycleTopic(event), []byte(event))
 		}()
 	}
