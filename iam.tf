@@ -58,6 +58,16 @@ data "aws_iam_policy_document" "function" {
     resources = ["${aws_cloudwatch_log_group.function.arn}:*"]
   }
 
+  dynamic "statement" {
+    for_each = var.history_enabled ? [aws_dynamodb_table.history[0].arn] : []
+    content {
+      sid = "HistoryEvents"
+      # PutItem only if the event's key is new: a duplicate rewrites nothing.
+      actions   = ["dynamodb:PutItem"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid       = "FailureDestination"
     actions   = ["sqs:SendMessage"]

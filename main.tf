@@ -49,6 +49,7 @@ locals {
     var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) },
     var.status_index_enabled ? { STATUS_INDEX_SHARDS = tostring(var.status_index_shards) } : {},
     var.events_enabled ? { ANNOUNCEMENTS_ENABLED = "true" } : {},
+    local.history_environment,
     local.metrics_environment,
   )
   # What changes what a write to the table looks like, kept with the table so that the
@@ -65,7 +66,9 @@ locals {
       "iot-connectivity:ignored-client-id-prefixes"      = base64encode(jsonencode(var.ignored_client_id_prefixes))
       "iot-connectivity:counts-table"                    = var.connected_devices_metric_enabled ? local.counts_table : "off"
       "iot-connectivity:announcements"                   = tostring(var.events_enabled)
+      "iot-connectivity:history-table"                   = var.history_enabled ? local.history_table : "off"
     },
+    var.history_enabled ? { "iot-connectivity:history-retention-seconds" = tostring(var.history_retention_days * 86400) } : {},
     var.connected_devices_metric_enabled ? { "iot-connectivity:counter-shards" = tostring(var.connected_devices_counter_shards) } : {},
   )
 

@@ -153,3 +153,13 @@ output "counter_function_arn" {
   description = "ARN of the counter function (null unless connected_devices_metric_enabled)."
   value       = one(aws_lambda_function.counter[*].arn)
 }
+
+output "history_table_name" {
+  description = "Name of the connectivity history table (null unless history_enabled): pass it to `connectivity history` and `connectivity availability` with --table (the CLI finds it from the status table's tags)."
+  value       = try(aws_dynamodb_table.history[0].name, null)
+}
+
+output "history_table_arn" {
+  description = "ARN of the connectivity history table (null unless history_enabled), for the IAM policies of readers: dynamodb:Query for one device, dynamodb:Scan for the fleet."
+  value       = try(aws_dynamodb_table.history[0].arn, null)
+}

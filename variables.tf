@@ -408,3 +408,20 @@ variable "dashboard_enabled" {
   type        = bool
   default     = false
 }
+
+variable "history_enabled" {
+  description = "Keep every connect and disconnect in a second DynamoDB table (<table_name>-history), for sessions, uptime per device and per fleet, and the availability report of the connectivity CLI. Off: nothing is created."
+  type        = bool
+  default     = false
+}
+
+variable "history_retention_days" {
+  description = "Days a history event is kept after its timestamp (DynamoDB TTL on ExpiresAt), with history_enabled."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.history_retention_days >= 1 && var.history_retention_days <= 3650 && floor(var.history_retention_days) == var.history_retention_days
+    error_message = "history_retention_days must be a whole number of days from 1 to 3650."
+  }
+}

@@ -33,6 +33,11 @@ pub mod tag {
     pub const COUNTER_SHARDS: &str = "iot-connectivity:counter-shards";
     /// `true` when connectivity events are on: presence writes mark what is owed.
     pub const ANNOUNCEMENTS: &str = "iot-connectivity:announcements";
+    /// The connectivity history table, or `off` (absent on tables tagged before history
+    /// existed: off).
+    pub const HISTORY_TABLE: &str = "iot-connectivity:history-table";
+    /// Seconds a history event is kept, with a history table.
+    pub const HISTORY_RETENTION_SECONDS: &str = "iot-connectivity:history-retention-seconds";
 }
 
 /// The only version of the tags' layout so far.
@@ -49,6 +54,14 @@ pub struct Settings {
     pub counts: Option<CountsSettings>,
     /// Connectivity events are on: presence writes mark the item as owing an announcement.
     pub announcements: bool,
+    pub history: Option<HistorySettings>,
+}
+
+/// Where every connect and disconnect is kept, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistorySettings {
+    pub table: String,
+    pub retention: Duration,
 }
 
 /// Where the ConnectedDevices count is kept.
@@ -68,7 +81,12 @@ pub struct Stated {
     pub counts_table: Option<String>,
     pub counter_shards: Option<u32>,
     pub announcements: Option<bool>,
+    pub history_table: Option<String>,
+    pub history_retention: Option<Duration>,
 }
+
+/// A history kept for 90 days unless stated otherwise (the module's default).
+pub const DEFAULT_HISTORY_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingsError {
@@ -107,7 +125,8 @@ pub enum SettingsError {
 impl Stated {
     /// Reads `IGNORED_CLIENT_ID_PREFIXES` (comma-separated), `ITEM_TTL_SECONDS`,
     /// `RECORD_UNKNOWN_CONNECT_FAILURES`, `STATUS_INDEX_SHARDS`, `COUNTS_TABLE_NAME`,
-    /// `COUNTER_SHARDS` and `ANNOUNCEMENTS_ENABLED`; an empty variable is not stated.
+    /// `COUNTER_SHARDS`, `ANNOUNCEMENTS_ENABLED`, `HISTORY_TABLE_NAME` and
+    /// `HISTORY_RETENTION_SECONDS`; an empty variable is not stated.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -159,6 +178,13 @@ impl Stated {
             counter_shards: number("COUNTER_SHARDS", 1..=100, "a whole number from 1 to 100")?
                 .map(|shards| shards as u32),
             announcements: flag("ANNOUNCEMENTS_ENABLED")?,
+            history_table: var("HISTORY_TABLE_NAME"),
+            history_retention: number(
+                "HISTORY_RETENTION_SECONDS",
+                1..=u64::MAX,
+                "a whole number of seconds",
+            )?
+            .map(Duration::from_secs),
         })
     }
 
@@ -175,6 +201,10 @@ impl Stated {
                 shards: self.counter_shards.unwrap_or(64),
             }),
             announcements: self.announcements.unwrap_or(false),
+            history: self.history_table.map(|table| HistorySettings {
+                table,
+                retention: self.history_retention.unwrap_or(DEFAULT_HISTORY_RETENTION),
+            }),
         }
     }
 }
@@ -220,6 +250,16 @@ impl Settings {
                 },
             }),
         };
+        let history = match tags.get(tag::HISTORY_TABLE).map(String::as_str) {
+            None | Some(OFF) => None,
+            Some(table) => Some(HistorySettings {
+                table: table.to_owned(),
+                retention: Duration::from_secs(
+                    number_or_off(tag::HISTORY_RETENTION_SECONDS)?
+                        .ok_or_else(|| invalid(tag::HISTORY_RETENTION_SECONDS, OFF))?,
+                ),
+            }),
+        };
         Ok(Some(Self {
             ignored_client_id_prefixes: base64::engine::general_purpose::STANDARD
                 .decode(prefixes)
@@ -235,6 +275,7 @@ impl Settings {
                 .transpose()?,
             counts,
             announcements: flag(tag::ANNOUNCEMENTS)?,
+            history,
         }))
     }
 
@@ -265,9 +306,19 @@ impl Settings {
                 or_off(self.counts.as_ref().map(|counts| counts.table.clone())),
             ),
             (tag::ANNOUNCEMENTS, self.announcements.to_string()),
+            (
+                tag::HISTORY_TABLE,
+                or_off(self.history.as_ref().map(|history| history.table.clone())),
+            ),
         ]);
         if let Some(counts) = &self.counts {
             tags.insert(tag::COUNTER_SHARDS, counts.shards.to_string());
+        }
+        if let Some(history) = &self.history {
+            tags.insert(
+                tag::HISTORY_RETENTION_SECONDS,
+                history.retention.as_secs().to_string(),
+            );
         }
         tags.into_iter()
             .map(|(key, value)| (key.to_owned(), value))
@@ -357,6 +408,30 @@ impl Settings {
                 );
             }
         }
+        if let Some(history_table) = &stated.history_table {
+            if Some(history_table) != self.history.as_ref().map(|history| &history.table) {
+                return disagreement(
+                    "HISTORY_TABLE_NAME",
+                    tag::HISTORY_TABLE,
+                    history_table.clone(),
+                    shown(self.history.as_ref().map(|history| history.table.clone())),
+                );
+            }
+        }
+        if let Some(retention) = stated.history_retention {
+            if Some(retention) != self.history.as_ref().map(|history| history.retention) {
+                return disagreement(
+                    "HISTORY_RETENTION_SECONDS",
+                    tag::HISTORY_RETENTION_SECONDS,
+                    retention.as_secs().to_string(),
+                    shown(
+                        self.history
+                            .as_ref()
+                            .map(|history| history.retention.as_secs().to_string()),
+                    ),
+                );
+            }
+        }
         Ok(self)
     }
 }
@@ -442,6 +517,10 @@ mod tests {
                 shards: 32,
             }),
             announcements: true,
+            history: Some(HistorySettings {
+                table: "fleet-history".into(),
+                retention: Duration::from_secs(7_776_000),
+            }),
         }
     }
 
@@ -487,6 +566,15 @@ mod tests {
         assert_eq!(settings.counts, None);
     }
 
+    /// Tables tagged before history existed carry no history tag: history is off.
+    #[test]
+    fn a_table_tagged_before_history_has_none() {
+        let mut tags = deployed().to_tags();
+        tags.remove(tag::HISTORY_TABLE);
+        tags.remove(tag::HISTORY_RETENTION_SECONDS);
+        assert_eq!(Settings::from_tags(&tags).unwrap().unwrap().history, None);
+    }
+
     #[test]
     fn a_table_without_the_version_tag_has_no_settings() {
         let mut tags = deployed().to_tags();
@@ -528,6 +616,8 @@ mod tests {
             ("COUNTS_TABLE_NAME", "fleet-counts"),
             ("COUNTER_SHARDS", "32"),
             ("ANNOUNCEMENTS_ENABLED", "true"),
+            ("HISTORY_TABLE_NAME", "fleet-history"),
+            ("HISTORY_RETENTION_SECONDS", "7776000"),
         ])
         .unwrap();
         assert_eq!(
@@ -546,6 +636,8 @@ mod tests {
             ("COUNTS_TABLE_NAME", "other-counts", "fleet-counts"),
             ("COUNTER_SHARDS", "64", "32"),
             ("ANNOUNCEMENTS_ENABLED", "false", "true"),
+            ("HISTORY_TABLE_NAME", "other-history", "fleet-history"),
+            ("HISTORY_RETENTION_SECONDS", "86400", "7776000"),
         ];
         for (variable, value, table_value) in cases {
             let message = deployed()

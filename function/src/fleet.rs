@@ -49,12 +49,18 @@ impl Fleet {
     }
 
     /// Every item with one of `statuses`, streamed as the shards' pages arrive (no order
-    /// across shards; within a shard, least recently changed first).
-    pub fn list(&self, statuses: &[Presence]) -> BoxStream<'_, Result<Item, FleetError>> {
+    /// across shards; within a shard, least recently changed first). With
+    /// `unchanged_since`, only items whose `LastUpdateTime` (the index's sort key) is at or
+    /// before it: a range of each shard, so the items read are the items returned.
+    pub fn list(
+        &self,
+        statuses: &[Presence],
+        unchanged_since: Option<i64>,
+    ) -> BoxStream<'_, Result<Item, FleetError>> {
         let shards = statuses.iter().flat_map(|status| {
             (0..self.shards).map(move |shard| status_shard_key(status.status(), shard))
         });
-        stream::select_all(shards.map(|key| self.shard_items(key).boxed())).boxed()
+        stream::select_all(shards.map(|key| self.shard_items(key, unchanged_since).boxed())).boxed()
     }
 
     /// How many items each status has.
@@ -74,6 +80,7 @@ impl Fleet {
     fn shard_items(
         &self,
         key: String,
+        unchanged_since: Option<i64>,
     ) -> impl futures::Stream<Item = Result<Item, FleetError>> + '_ {
         stream::try_unfold(Page::First, move |page| {
             let key = key.clone();
@@ -84,7 +91,7 @@ impl Fleet {
                     Page::After(start) => Some(start),
                 };
                 let output = self
-                    .query(&key)
+                    .query(&key, unchanged_since)
                     .set_exclusive_start_key(start)
                     .send()
                     .await
@@ -104,7 +111,7 @@ impl Fleet {
         let mut start = None;
         loop {
             let output = self
-                .query(&key)
+                .query(&key, None)
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
@@ -118,14 +125,25 @@ impl Fleet {
         }
     }
 
-    fn query(&self, key: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.client
+    fn query(
+        &self,
+        key: &str,
+        unchanged_since: Option<i64>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let query = self
+            .client
             .query()
             .table_name(&self.table)
             .index_name(&self.index)
-            .key_condition_expression("#shard = :shard")
             .expression_attribute_names("#shard", attr::STATUS_SHARD)
-            .expression_attribute_values(":shard", AttributeValue::S(key.to_owned()))
+            .expression_attribute_values(":shard", AttributeValue::S(key.to_owned()));
+        match unchanged_since {
+            None => query.key_condition_expression("#shard = :shard"),
+            Some(cutoff) => query
+                .key_condition_expression("#shard = :shard AND #updated <= :cutoff")
+                .expression_attribute_names("#updated", attr::LAST_UPDATE_TIME)
+                .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string())),
+        }
     }
 
     fn error<E: std::error::Error + 'static, R: std::fmt::Debug>(

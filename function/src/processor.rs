@@ -5,8 +5,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::deployment::{Settings, SettingsError, Stated};
+use crate::deployment::{HistorySettings, Settings, SettingsError, Stated};
 use crate::event::LifecycleEvent;
+use crate::history::HistoryEvent;
+use crate::history_store::HistoryStore;
 use crate::metrics::{self, Directive, Metric, MetricsConfig};
 use crate::store::{Recorded, Store, StoreError, Written};
 
@@ -25,6 +27,8 @@ pub struct Config {
     pub status_index_shards: Option<u32>,
     /// Connectivity events are on: presence writes mark the item as owing an announcement.
     pub announcements: bool,
+    /// Where every connect and disconnect is kept too (history_enabled).
+    pub history: Option<HistorySettings>,
     /// Where each event's metrics go (EMF on stdout); None: no metrics.
     pub metrics: Option<MetricsConfig>,
 }
@@ -60,6 +64,7 @@ impl Config {
             record_unknown_connect_failures: settings.record_unknown_connect_failures,
             status_index_shards: settings.status_index_shards,
             announcements: settings.announcements,
+            history: settings.history,
             metrics: MetricsConfig::from_env(),
         }
     }
@@ -163,6 +168,7 @@ impl Outcome {
 
 pub struct Processor {
     store: Store,
+    history: Option<HistoryStore>,
     ignored_client_id_prefixes: Vec<String>,
     metrics: Option<MetricsConfig>,
 }
@@ -170,6 +176,9 @@ pub struct Processor {
 impl Processor {
     pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
         Self {
+            history: config
+                .history
+                .map(|history| HistoryStore::new(client.clone(), history.table, history.retention)),
             store: Store::new(client, config.table_name, config.item_ttl)
                 .recording_unknown_connect_failures(config.record_unknown_connect_failures)
                 .with_status_index_shards(config.status_index_shards)
@@ -279,7 +288,7 @@ impl Processor {
         }
         let Recorded {
             written,
-            round_trips,
+            mut round_trips,
         } = match event {
             LifecycleEvent::Connected(connected) => self.store.record_connected(connected).await?,
             LifecycleEvent::Disconnected(disconnected) => {
@@ -293,6 +302,19 @@ impl Processor {
                 return Ok((Outcome::Skipped, 0))
             }
         };
+        // Kept whether or not it changed the status: a late event is still history. After
+        // the status write, so a failure here retries both, and both are idempotent.
+        let kept = match event {
+            LifecycleEvent::Connected(connected) => Some(HistoryEvent::connected(connected)),
+            LifecycleEvent::Disconnected(disconnected) => {
+                Some(HistoryEvent::disconnected(disconnected))
+            }
+            _ => None,
+        };
+        if let (Some(history), Some(kept)) = (&self.history, kept) {
+            history.record(client_id, &kept).await?;
+            round_trips += 1;
+        }
         let outcome = match written {
             Written::Applied => Outcome::Applied,
             Written::Stale => Outcome::Stale,

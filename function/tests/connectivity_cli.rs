@@ -57,6 +57,7 @@ async fn fleet_table_with(purpose: &str, counts: Option<CountsSettings>) -> (Str
         status_index_shards: Some(SHARDS),
         counts,
         announcements: false,
+        history: None,
     };
     emulator::tag_as_deployed(&client, &table, &settings).await;
     let mut config = Config::with_settings(table.clone(), settings);

@@ -183,6 +183,7 @@ async fn the_count_is_exact_under_duplicates_replays_removals_and_two_shards() {
             record_unknown_connect_failures: false,
             status_index_shards: None,
             announcements: false,
+            history: None,
             metrics: None,
         },
     );

@@ -26,6 +26,7 @@ fn deployed() -> Settings {
         status_index_shards: Some(8),
         counts: None,
         announcements: false,
+        history: None,
     }
 }
 

@@ -39,6 +39,7 @@ async fn configured_processor(purpose: &str, configure: impl FnOnce(&mut Config)
         record_unknown_connect_failures: false,
         status_index_shards: None,
         announcements: false,
+        history: None,
         metrics: None,
     };
     configure(&mut config);
@@ -529,6 +530,7 @@ async fn store_failures_are_returned_for_retry() {
             record_unknown_connect_failures: false,
             status_index_shards: None,
             announcements: false,
+            history: None,
             metrics: None,
         },
     );

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use iot_connectivity::ordering::{Latest, Mark, Presence};
+use proptest::prelude::*;
 
 pub const SECOND: i64 = 1_000;
 pub const MINUTE: i64 = 60 * SECOND;
@@ -131,4 +132,75 @@ pub fn truth(history: &[Event]) -> HashMap<usize, (Latest, Presence)> {
         .into_iter()
         .map(|(client, (latest, presence, _))| (client, (latest, presence)))
         .collect()
+}
+
+// Strategies: histories generated from the model above.
+
+/// Durations spread over orders of magnitude: milliseconds to days.
+pub fn duration() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        1..SECOND,
+        SECOND..MINUTE,
+        MINUTE..HOUR,
+        HOUR..DAY,
+        DAY..5 * DAY,
+        // The neighbourhood of the reset threshold.
+        50 * MINUTE..70 * MINUTE,
+    ]
+}
+
+pub fn session() -> impl Strategy<Value = SessionPlan> {
+    (
+        duration(),
+        duration(),
+        prop_oneof![4 => Just(0u64), 1 => 1..5u64, 1 => 5..1000u64],
+        any::<bool>(),
+        -MAX_SKEW..=MAX_SKEW,
+        -MAX_SKEW..=MAX_SKEW,
+    )
+        .prop_map(
+            |(offline_before, online_for, version_skip, coin, connect_skew, disconnect_skew)| {
+                SessionPlan {
+                    offline_before,
+                    online_for,
+                    version_skip,
+                    coin,
+                    connect_skew,
+                    disconnect_skew,
+                }
+            },
+        )
+}
+
+/// Histories of several clients, in true-time order per client.
+pub fn fleet() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec(
+        (prop::collection::vec(session(), 1..10), any::<bool>()),
+        1..8,
+    )
+    .prop_map(|clients| {
+        clients
+            .iter()
+            .enumerate()
+            .flat_map(|(client, (sessions, last_open))| {
+                client_history(client, sessions, *last_open)
+            })
+            .collect()
+    })
+}
+
+/// A fleet history and a delivery of it: shuffled, with some events delivered again.
+pub fn delivered_fleet() -> impl Strategy<Value = (Vec<Event>, Vec<Event>)> {
+    fleet().prop_flat_map(|history| {
+        let n = history.len();
+        let order = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
+        let duplicates = prop::collection::vec((0..n, 0..=n), 0..=n);
+        (Just(history), order, duplicates).prop_map(|(history, order, duplicates)| {
+            let mut delivered: Vec<Event> = order.iter().map(|&i| history[i]).collect();
+            for (event, at) in duplicates {
+                delivered.insert(at.min(delivered.len()), history[event]);
+            }
+            (history, delivered)
+        })
+    })
 }

@@ -1,9 +1,12 @@
-//! The fleet operator's CLI: one device's item, the devices in a status, the counts, the
-//! ConnectedDevices count recounted, and the dead-letter queue re-driven through the
+//! The fleet operator's CLI: one device's item, the devices in a status (and for how
+//! long), the counts, a device's sessions and the fleet's availability (history_enabled),
+//! the ConnectedDevices count recounted, and the dead-letter queue re-driven through the
 //! handler's code path.
 //!
 //! Exit codes: 0 done; 1 done, but something failed (a re-drive left messages, a device
 //! is unknown); 2 usage, configuration or AWS errors that stopped the command.
+
+mod history;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -19,6 +22,8 @@ use iot_connectivity::counts::{self, Counts};
 use iot_connectivity::dead_letter::event_of;
 use iot_connectivity::deployment::Stated;
 use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
+use iot_connectivity::history_store::HistoryStore;
+use iot_connectivity::metrics::now_ms;
 use iot_connectivity::ordering::Presence;
 use iot_connectivity::processor::{load_cli_aws_config, operator_config, Outcome, Processor};
 use iot_connectivity::store::{attr, number_attr, snapshot_of, Item, Store};
@@ -54,6 +59,47 @@ enum Command {
     List {
         #[arg(long, value_enum)]
         status: Option<Status>,
+        /// Only items unchanged for longer than this (6h, 2d): their LastUpdateTime, the
+        /// status index's sort key, is that far back, so each shard is read as one range
+        #[arg(long, value_name = "DURATION")]
+        for_longer_than: Option<String>,
+    },
+    /// One device's sessions (history_enabled): connected at, disconnected at, duration,
+    /// disconnect reason. JSON Lines when piped, an aligned table on a terminal
+    History {
+        client_id: String,
+        /// Start of the window: a duration back from now (7d, 6h) or an RFC 3339 time
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// End of the window, as --since [default: now]
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum)]
+        format: Option<history::Format>,
+    },
+    /// Uptime per device over a window (connected time over the time whose status is
+    /// known) and the fleet's distribution (history_enabled)
+    Availability {
+        /// Start of the window: a duration back from now (30d, 6h) or an RFC 3339 time
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// End of the window, as --since [default: now]
+        #[arg(long)]
+        until: Option<String>,
+        /// A device to report on (repeat for more)
+        #[arg(long = "client", value_name = "ID", required_unless_present = "all")]
+        clients: Vec<String>,
+        /// Every device in the history: reads the whole history table (progress on stderr)
+        #[arg(long, conflicts_with = "clients")]
+        all: bool,
+        /// List only the devices below this availability, in percent (e.g. 99.5)
+        #[arg(long, value_name = "PERCENT", value_parser = percent)]
+        below: Option<f64>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: history::Format,
+        /// Also write a self-contained HTML report (sessions per device, distribution)
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
     },
     /// How many clients are Connected and Disconnected: {"Connected": n, "Disconnected": m}
     Count,
@@ -93,6 +139,13 @@ enum Status {
 }
 
 type Failure = Box<dyn std::error::Error>;
+
+fn percent(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|value| (0.0..=100.0).contains(value))
+        .ok_or_else(|| format!("{text:?} is not a percentage from 0 to 100"))
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -139,6 +192,19 @@ async fn run(args: Args) -> Result<bool, Failure> {
             shards,
         ))
     };
+    let history_store = || -> Result<HistoryStore, Failure> {
+        let deployed = settings.history.clone().ok_or_else(|| {
+            format!(
+                "table {} keeps no history (the module's history_enabled is off)",
+                config.table_name
+            )
+        })?;
+        Ok(HistoryStore::new(
+            dynamodb.clone(),
+            deployed.table,
+            deployed.retention,
+        ))
+    };
     match args.command {
         Command::Get { client_id } => {
             let store = Store::new(dynamodb.clone(), config.table_name.clone(), None);
@@ -156,14 +222,24 @@ async fn run(args: Args) -> Result<bool, Failure> {
                 }
             }
         }
-        Command::List { status } => {
+        Command::List {
+            status,
+            for_longer_than,
+        } => {
             let statuses = match status {
                 Some(Status::Connected) => vec![Presence::Connected],
                 Some(Status::Disconnected) => vec![Presence::Disconnected],
                 None => vec![Presence::Connected, Presence::Disconnected],
             };
+            let unchanged_since = for_longer_than
+                .map(|text| {
+                    iot_connectivity::report::parse_duration(&text)
+                        .map(|ago| now_ms() as i64 - ago.as_millis() as i64)
+                        .map_err(|err| format!("--for-longer-than: {err}"))
+                })
+                .transpose()?;
             let fleet = fleet()?;
-            let mut items = fleet.list(&statuses);
+            let mut items = fleet.list(&statuses, unchanged_since);
             let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
             let mut progress = Progress::new("listed");
             while let Some(item) = items.next().await {
@@ -175,6 +251,35 @@ async fn run(args: Args) -> Result<bool, Failure> {
             out.flush().await?;
             progress.done();
             Ok(true)
+        }
+        Command::History {
+            client_id,
+            since,
+            until,
+            format,
+        } => {
+            let (since, until) = history::window(&since, until.as_deref(), now_ms() as i64)?;
+            history::history(&history_store()?, &client_id, since, until, format).await
+        }
+        Command::Availability {
+            since,
+            until,
+            clients,
+            all: _,
+            below,
+            format,
+            html,
+        } => {
+            let (since, until) = history::window(&since, until.as_deref(), now_ms() as i64)?;
+            let request = history::AvailabilityRequest {
+                since,
+                until,
+                clients,
+                below,
+                format,
+                html,
+            };
+            history::availability_report(&history_store()?, request).await
         }
         Command::Count => {
             println!("{}", serde_json::to_string(&fleet()?.count().await?)?);
@@ -463,6 +568,12 @@ impl Progress {
             self.last = Instant::now();
             eprintln!("connectivity: {} {} so far", self.count, self.what);
         }
+    }
+
+    /// Counts reported as a running total.
+    fn set(&mut self, count: u64) {
+        self.count = count.saturating_sub(1);
+        self.tick();
     }
 
     fn done(&self) {
