@@ -547,6 +547,43 @@ func TestPlanConnectedDevices(t *testing.T) {
 	}, policyActions(change(t, plan, "data.aws_iam_policy_document.counter[0]")))
 }
 
+// TestPlanHistory: off, nothing of history exists; on, a table keyed by client and event
+// with TTL, which the presence function may only PutItem into.
+func TestPlanHistory(t *testing.T) {
+	t.Parallel()
+	off := planModule(t, map[string]any{})
+	for address := range off.ResourceChangesMap {
+		assert.NotContains(t, address, "history", "created with history off: %s", address)
+	}
+	offEnv := planned(t, off, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	assert.NotContains(t, offEnv, "HISTORY_TABLE_NAME")
+
+	name := uniqueName()
+	plan := planModule(t, map[string]any{
+		"name": name, "table_name": name + "-table", "history_enabled": true, "history_retention_days": 30,
+	})
+	table := planned(t, plan, "aws_dynamodb_table.history[0]")
+	assert.Equal(t, name+"-table-history", table["name"])
+	assert.Equal(t, "ClientID", table["hash_key"])
+	assert.Equal(t, "EventKey", table["range_key"])
+	ttl := table["ttl"].([]any)[0].(map[string]any)
+	assert.Equal(t, "ExpiresAt", ttl["attribute_name"])
+	assert.Equal(t, true, ttl["enabled"])
+
+	env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	assert.Equal(t, name+"-table-history", env["HISTORY_TABLE_NAME"])
+	assert.Equal(t, "2592000", env["HISTORY_RETENTION_SECONDS"])
+
+	// The table's ARN is known only at apply: the statement is found by its Sid.
+	var historyActions []any
+	for _, statement := range change(t, plan, "data.aws_iam_policy_document.function")["statement"].([]any) {
+		if s := statement.(map[string]any); s["sid"] == "HistoryEvents" {
+			historyActions = s["actions"].([]any)
+		}
+	}
+	assert.Equal(t, []any{"dynamodb:PutItem"}, historyActions, "PutItem only, on the history table only")
+}
+
 // TestPlanOnePackage: every function the module creates deploys the same package, built
 // once or given once, and names its role in its handler.
 func TestPlanOnePackage(t *testing.T) {
@@ -616,6 +653,7 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"ignored-client-id-prefixes":      "W10=", // base64 of []
 			"counts-table":                    "off",
 			"announcements":                   "false",
+			"history-table":                   "off",
 		}, settingsOf(plan), "a caller's tag never overrides a setting")
 		assert.Equal(t, "fleet", planned(t, plan, "aws_dynamodb_table.connectivity")["tags"].(map[string]any)["team"])
 	})
@@ -627,7 +665,7 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"status_index_enabled": true, "status_index_shards": 16, "item_ttl_days": 2,
 			"record_unknown_connect_failures": true, "ignored_client_id_prefixes": []string{"iotconsole", "test/"},
 			"metrics_enabled": true, "connected_devices_metric_enabled": true, "connected_devices_counter_shards": 8,
-			"events_enabled": true,
+			"events_enabled": true, "history_enabled": true, "history_retention_days": 30,
 		})
 		assert.Equal(t, map[string]any{
 			"settings-version":                "1",
@@ -638,6 +676,8 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"counts-table":                    name + "-table-counts",
 			"counter-shards":                  "8",
 			"announcements":                   "true",
+			"history-table":                   name + "-table-history",
+			"history-retention-seconds":       "2592000",
 		}, settingsOf(plan))
 	})
 }

@@ -164,6 +164,27 @@ async fn create_table_with(client: &Client, purpose: &str, status_index: bool) -
     name
 }
 
+/// Creates a history table (ClientID and EventKey), as history_enabled does.
+pub async fn create_history_table(client: &Client, purpose: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let name = format!("test-{purpose}-history-{nanos}");
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("ClientID", ScalarAttributeType::S))
+        .attribute_definitions(attribute("EventKey", ScalarAttributeType::S))
+        .key_schema(key("ClientID", KeyType::Hash))
+        .key_schema(key("EventKey", KeyType::Range))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("create table {name}: {err:?}"));
+    name
+}
+
 /// Creates a counts table (hash key `Key`), as connected_devices_metric_enabled does.
 pub async fn create_counts_table(client: &Client, purpose: &str) -> String {
     let nanos = SystemTime::now()
@@ -216,11 +237,14 @@ pub async fn tag_as_deployed(
 
 /// The variables through which an operator states settings: cleared from a child's
 /// environment, so that it runs with only what a test gives it.
-pub const SETTINGS_VARIABLES: [&str; 6] = [
+pub const SETTINGS_VARIABLES: [&str; 9] = [
     "IGNORED_CLIENT_ID_PREFIXES",
     "ITEM_TTL_SECONDS",
     "RECORD_UNKNOWN_CONNECT_FAILURES",
     "STATUS_INDEX_SHARDS",
     "COUNTS_TABLE_NAME",
     "COUNTER_SHARDS",
+    "ANNOUNCEMENTS_ENABLED",
+    "HISTORY_TABLE_NAME",
+    "HISTORY_RETENTION_SECONDS",
 ];
