@@ -2,7 +2,8 @@
 # Installs what the project's commands need into .tools/ (idempotent, fast when done):
 #   - a Python virtual environment with cargo-lambda (and its zig) and the moto emulator,
 #   - a Terraform CLI config that uses a local provider mirror when the machine has one,
-#   - the Go modules of the Terratest suite and tflint (built from the Go module proxy).
+#   - the Go modules of the Terratest suite, tflint (built from the Go module proxy) and
+#     Debian's chromium (the e2e tier renders the availability report in it).
 # Source it (". scripts/setup.sh") to also get PATH and TF_CLI_CONFIG_FILE exported.
 set -euo pipefail
 
@@ -73,4 +74,14 @@ if [[ "${NEED_GO:-}" == 1 ]]; then
     GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/terraform-linters/tflint@$tflint_version"
   fi
   export PATH="$TOOLS/bin:$PATH"
+
+  # A headless browser for the e2e check of the availability report (Debian's chromium).
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "setup: installing chromium (the availability report is checked in a real browser)"
+    if [[ "$(id -u)" == 0 ]]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+    "${apt_get[@]}" install -y -q chromium >"$TOOLS/chromium-install.log" 2>&1 || {
+      "${apt_get[@]}" update -q >>"$TOOLS/chromium-install.log" 2>&1
+      "${apt_get[@]}" install -y -q chromium >>"$TOOLS/chromium-install.log" 2>&1
+    } || { echo "setup: could not install chromium; see $TOOLS/chromium-install.log" >&2; exit 1; }
+  fi
 fi

@@ -108,6 +108,10 @@ func TestCompleteExample(t *testing.T) {
 		assertAnnouncements(t, cfg, where, out)
 	})
 
+	t.Run("history: sessions and availability of a shuffled, duplicated history, in a browser too", func(t *testing.T) {
+		assertHistory(t, cfg, where, out)
+	})
+
 	t.Run("announcements agree with the table after faults, with no operator action", func(t *testing.T) {
 		assertAnnouncementsUnderFaults(t, cfg, where, name, out)
 	})
@@ -411,6 +415,7 @@ func assertFunctionPolicy(t *testing.T, cfg aws.Config, out map[string]string) {
 	}
 	assert.Equal(t, map[string][]string{
 		"dynamodb:GetItem":     {out["dynamodb_table_arn"]},
+		"dynamodb:PutItem":     {out["history_table_arn"]},
 		"dynamodb:UpdateItem":  {out["dynamodb_table_arn"]},
 		"logs:CreateLogStream": {logGroupArn(out) + ":*"},
 		"logs:PutLogEvents":    {logGroupArn(out) + ":*"},

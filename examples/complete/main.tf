@@ -27,6 +27,7 @@ module "device_connectivity" {
   item_ttl_days               = 90
   include_subscription_events = false
 
+  history_enabled                 = true
   events_enabled                  = true
   disconnect_grace_period_seconds = var.disconnect_grace_period_seconds
 

@@ -118,3 +118,13 @@ output "counter_function_name" {
   description = "Function keeping the ConnectedDevices count."
   value       = module.device_connectivity.counter_function_name
 }
+
+output "history_table_name" {
+  description = "The connectivity history table, for connectivity history and availability."
+  value       = module.device_connectivity.history_table_name
+}
+
+output "history_table_arn" {
+  description = "ARN of the connectivity history table, for readers' IAM policies."
+  value       = module.device_connectivity.history_table_arn
+}
