@@ -93,6 +93,62 @@ class EmulatorTest(unittest.TestCase):
         read = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
         self.assertEqual(read, policy)
 
+    def test_a_query_reads_only_its_partition(self) -> None:
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName="history",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "ClientID", "AttributeType": "S"},
+                {"AttributeName": "EventKey", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "ClientID", "KeyType": "HASH"},
+                {"AttributeName": "EventKey", "KeyType": "RANGE"},
+            ],
+        )
+        for client in ("a", "b", "c"):
+            for i in range(40):
+                dynamodb.put_item(
+                    TableName="history", Item={"ClientID": {"S": client}, "EventKey": {"S": f"{i:03}"}}
+                )
+        # Every list moto sorts while answering, by size: a Query of one partition must
+        # never sort the whole table (120 items), as unpatched moto does.
+        sorted_sizes = []
+        table_module = dynamodb_models.table
+
+        def counting_sorted(items, *args, **kwargs):
+            items = list(items)
+            sorted_sizes.append(len(items))
+            return sorted(items, *args, **kwargs)
+
+        table_module.sorted = counting_sorted
+        try:
+            between = dynamodb.query(
+                TableName="history",
+                KeyConditionExpression="ClientID = :c AND EventKey BETWEEN :a AND :b",
+                ExpressionAttributeValues={":c": {"S": "b"}, ":a": {"S": "010"}, ":b": {"S": "019"}},
+            )["Items"]
+            newest = dynamodb.query(
+                TableName="history",
+                KeyConditionExpression="ClientID = :c AND EventKey < :a",
+                ExpressionAttributeValues={":c": {"S": "c"}, ":a": {"S": "005"}},
+                ScanIndexForward=False,
+                Limit=1,
+            )["Items"]
+            missing = dynamodb.query(
+                TableName="history",
+                KeyConditionExpression="ClientID = :c",
+                ExpressionAttributeValues={":c": {"S": "nobody"}},
+            )["Items"]
+        finally:
+            del table_module.sorted
+        self.assertEqual([item["EventKey"]["S"] for item in between], [f"{i:03}" for i in range(10, 20)])
+        self.assertEqual({item["ClientID"]["S"] for item in between}, {"b"})
+        self.assertEqual(newest, [{"ClientID": {"S": "c"}, "EventKey": {"S": "004"}}])
+        self.assertEqual(missing, [])
+        self.assertLessEqual(max(sorted_sizes, default=0), 40, sorted_sizes)
+
     def test_conditional_writes_are_atomic(self) -> None:
         dynamodb = self.client("dynamodb")
         dynamodb.create_table(

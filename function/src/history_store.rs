@@ -2,12 +2,11 @@
 //! event's own key ([`HistoryEvent::key`]), written only if that key is new. So a duplicate
 //! or a replay rewrites nothing, and any arrival order stores the same items.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 
 use crate::history::{time_key, HistoryEvent, LOOKBACK_MS};
@@ -28,19 +27,29 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "ExpiresAt";
 }
 
+/// A client's events, and what reading them cost.
+#[derive(Debug, Default)]
+pub struct ClientEvents {
+    pub events: Vec<HistoryEvent>,
+    pub requests: u64,
+    /// As DynamoDB reports them (ReturnConsumedCapacity); 0 where it reports none.
+    pub read_units: f64,
+}
+
+impl ClientEvents {
+    fn count(&mut self, capacity: Option<&ConsumedCapacity>) {
+        self.requests += 1;
+        self.read_units += capacity
+            .and_then(ConsumedCapacity::capacity_units)
+            .unwrap_or(0.0);
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HistoryStore {
     client: Client,
     table: String,
     retention: Duration,
-}
-
-/// What one read of the fleet's history returned: events by client, and what it cost.
-#[derive(Debug, Default)]
-pub struct FleetHistory {
-    pub events: BTreeMap<String, Vec<HistoryEvent>>,
-    pub requests: u64,
-    pub read_units: f64,
 }
 
 impl HistoryStore {
@@ -62,7 +71,7 @@ impl HistoryStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(self.item(client_id, event)))
+            .set_item(Some(self.item_of(client_id, event)))
             .condition_expression("attribute_not_exists(#key)")
             .expression_attribute_names("#key", attr::EVENT_KEY)
             .send()
@@ -86,7 +95,8 @@ impl HistoryStore {
         }
     }
 
-    fn item(&self, client_id: &str, event: &HistoryEvent) -> Item {
+    /// The item that keeps `event`.
+    pub fn item_of(&self, client_id: &str, event: &HistoryEvent) -> Item {
         let mut item = Item::from([
             (
                 attr::CLIENT_ID.to_owned(),
@@ -122,19 +132,18 @@ impl HistoryStore {
     }
 
     /// A client's events that decide its sessions and status in `[since, until)`: those
-    /// stamped from [`LOOKBACK_MS`] before `since` to `until`, and the newest before that.
-    /// Returns the events and the requests they took.
+    /// stamped from [`LOOKBACK_MS`] before `since` to `until`, and the newest before that:
+    /// two Queries (more past 1 MB), so only the window is read, whatever the retention.
     pub async fn client_events(
         &self,
         client_id: &str,
         since: i64,
         until: i64,
-    ) -> Result<(Vec<HistoryEvent>, u64), StoreError> {
+    ) -> Result<ClientEvents, StoreError> {
         let from = time_key(since.saturating_sub(LOOKBACK_MS));
         // '$' sorts after '#': every key stamped at `until` is included.
         let to = format!("{}$", time_key(until));
-        let mut events = Vec::new();
-        let mut requests = 0;
+        let mut read = ClientEvents::default();
         let mut start = None;
         loop {
             let page = self
@@ -148,11 +157,13 @@ impl HistoryStore {
                 .expression_attribute_values(":from", AttributeValue::S(from.clone()))
                 .expression_attribute_values(":to", AttributeValue::S(to.clone()))
                 .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|err| self.error("Query", client_id, &err))?;
-            requests += 1;
-            events.extend(page.items().iter().filter_map(history_event));
+            read.count(page.consumed_capacity());
+            read.events
+                .extend(page.items().iter().filter_map(history_event));
             start = page.last_evaluated_key;
             if start.is_none() {
                 break;
@@ -169,105 +180,14 @@ impl HistoryStore {
             .expression_attribute_values(":from", AttributeValue::S(from))
             .scan_index_forward(false)
             .limit(1)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| self.error("Query", client_id, &err))?;
-        requests += 1;
-        events.extend(before.items().iter().filter_map(history_event));
-        Ok((events, requests))
-    }
-
-    /// Every client's events that decide `[since, until)`, read with a parallel Scan of
-    /// `segments` segments; `progress` is called with the items read so far. Per client it
-    /// keeps what [`Self::client_events`] returns, so memory follows the window.
-    pub async fn fleet_events(
-        &self,
-        since: i64,
-        until: i64,
-        segments: i32,
-        progress: impl Fn(u64) + Sync,
-    ) -> Result<FleetHistory, StoreError> {
-        use futures::stream::{self, StreamExt, TryStreamExt};
-        let from = time_key(since.saturating_sub(LOOKBACK_MS));
-        let to = format!("{}$", time_key(until));
-        let read = std::sync::atomic::AtomicU64::new(0);
-        let segment_results: Vec<FleetHistory> = stream::iter(0..segments)
-            .map(|segment| {
-                let (from, to, read, progress) = (&from, &to, &read, &progress);
-                async move {
-                    let mut history = FleetHistory::default();
-                    // Per client, the newest event before the lookback: the status there.
-                    let mut before: BTreeMap<String, (String, HistoryEvent)> = BTreeMap::new();
-                    let mut start = None;
-                    loop {
-                        let page = self
-                            .client
-                            .scan()
-                            .table_name(&self.table)
-                            .segment(segment)
-                            .total_segments(segments)
-                            .return_consumed_capacity(
-                                aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total,
-                            )
-                            .set_exclusive_start_key(start)
-                            .send()
-                            .await
-                            .map_err(|err| self.error("Scan", "*", &err))?;
-                        history.requests += 1;
-                        history.read_units += page
-                            .consumed_capacity()
-                            .and_then(|capacity| capacity.capacity_units())
-                            .unwrap_or(0.0);
-                        for item in page.items() {
-                            let (Some(client), Some(key), Some(event)) = (
-                                item.get(attr::CLIENT_ID).and_then(|v| v.as_s().ok()),
-                                item.get(attr::EVENT_KEY).and_then(|v| v.as_s().ok()),
-                                history_event(item),
-                            ) else {
-                                continue;
-                            };
-                            if key.as_str() > to.as_str() {
-                                continue;
-                            }
-                            if key.as_str() >= from.as_str() {
-                                history
-                                    .events
-                                    .entry(client.clone())
-                                    .or_default()
-                                    .push(event);
-                            } else if before.get(client).is_none_or(|(newest, _)| newest < key) {
-                                before.insert(client.clone(), (key.clone(), event));
-                            }
-                        }
-                        let total = read.fetch_add(
-                            page.items().len() as u64,
-                            std::sync::atomic::Ordering::Relaxed,
-                        ) + page.items().len() as u64;
-                        progress(total);
-                        start = page.last_evaluated_key;
-                        if start.is_none() {
-                            break;
-                        }
-                    }
-                    for (client, (_, event)) in before {
-                        history.events.entry(client).or_default().push(event);
-                    }
-                    Ok::<_, StoreError>(history)
-                }
-            })
-            .buffer_unordered(segments.max(1) as usize)
-            .try_collect()
-            .await?;
-        let mut fleet = FleetHistory::default();
-        for segment in segment_results {
-            fleet.requests += segment.requests;
-            fleet.read_units += segment.read_units;
-            // A client's items live in one partition, so in one segment.
-            for (client, events) in segment.events {
-                fleet.events.entry(client).or_default().extend(events);
-            }
-        }
-        Ok(fleet)
+        read.count(before.consumed_capacity());
+        read.events
+            .extend(before.items().iter().filter_map(history_event));
+        Ok(read)
     }
 
     fn error<E, R>(

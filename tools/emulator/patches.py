@@ -1,6 +1,6 @@
 """Patches to moto 5.2.5 (pinned in requirements.txt), and the order they are applied in.
 
-Four gaps of moto itself, each with a test in tools/test_emulator.py:
+Five gaps of moto itself, each with a test in tools/test_emulator.py:
 
 1. IoT tagging. ListTagsForResource / TagResource / UntagResource are not implemented,
    and the AWS provider retries the resulting error forever on aws_iot_topic_rule.
@@ -14,6 +14,9 @@ Four gaps of moto itself, each with a test in tools/test_emulator.py:
    to give the same guarantee, which the handler's concurrency tests depend on.
 4. SQS RedrivePolicy as SQS returns it: compact JSON. moto adds spaces, and the AWS
    provider then plans an update of `redrive_policy` on every plan.
+5. A Query on a table's own partition key reads that partition. moto sorts every item of
+   the table for each Query, so reading one device's history from a table of millions
+   took seconds; DynamoDB reads only the partition. The answer is the same.
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
 (iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
@@ -30,6 +33,7 @@ from urllib.parse import parse_qsl
 from moto.awslambda.models import LambdaFunction
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.iot.models import IoTBackend
 from moto.iot.responses import IoTResponse
 from moto.sqs.models import Queue
@@ -137,6 +141,38 @@ def patch_dynamodb_atomic_writes() -> None:
         setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
 
+_partition_read = threading.local()
+
+
+def patch_dynamodb_partition_query() -> None:
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    def query(self: Table, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        _partition_read.key = hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _partition_read.key = None
+
+    def all_items(self: Table):
+        key = getattr(_partition_read, "key", None)
+        if key is None:
+            return original_all_items(self)
+        partition = self.items.get(key)
+        if partition is None:
+            return []
+        if not self.range_key_attr:
+            return [partition]
+        return sorted(partition.values(), key=lambda item: item.range_key)
+
+    Table.query = query
+    Table.all_items = all_items
+
+
 def patch_sqs_redrive_policy_format() -> None:
     original = Queue.attributes
 
@@ -154,6 +190,7 @@ def apply_patches() -> None:
     patch_iot_tagging()
     patch_lambda_logging_config()
     patch_dynamodb_atomic_writes()
+    patch_dynamodb_partition_query()
     patch_sqs_redrive_policy_format()
 
 

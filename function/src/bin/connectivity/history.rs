@@ -3,9 +3,12 @@
 
 use std::io::IsTerminal;
 
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use futures::StreamExt;
 use iot_connectivity::history::{availability, distribution, in_order, sessions, Session};
 use iot_connectivity::history_store::HistoryStore;
 use iot_connectivity::report::{self, DeviceReport};
+use iot_connectivity::store::{attr, StoreError};
 
 use crate::{Failure, Progress};
 
@@ -59,17 +62,18 @@ fn overlapping(all: Vec<Session>, since: i64, until: i64) -> Vec<Session> {
         .collect()
 }
 
-/// One device's report over the window.
+/// One device's report over the window, and the requests and read units it took.
 async fn device(
     store: &HistoryStore,
     client_id: &str,
     since: i64,
     until: i64,
-) -> Result<(DeviceReport, u64), Failure> {
-    let (events, requests) = store.client_events(client_id, since, until).await?;
+) -> Result<(DeviceReport, u64, f64), StoreError> {
+    let read = store.client_events(client_id, since, until).await?;
     Ok((
-        report_of(client_id.to_owned(), events, since, until),
-        requests,
+        report_of(client_id.to_owned(), read.events, since, until),
+        read.requests,
+        read.read_units,
     ))
 }
 
@@ -95,7 +99,7 @@ pub async fn history(
     until: i64,
     format: Option<Format>,
 ) -> Result<bool, Failure> {
-    let (device, _) = device(store, client_id, since, until).await?;
+    let (device, _, _) = device(store, client_id, since, until).await?;
     if device.sessions.is_empty() {
         eprintln!(
             "connectivity: {} holds no sessions of {client_id:?} from {} to {}",
@@ -130,8 +134,41 @@ pub struct AvailabilityRequest {
     pub html: Option<std::path::PathBuf>,
 }
 
+/// Every client ID of the status table: one Scan reading only the key. With `--all`,
+/// the devices reported are the fleet the table knows.
+async fn all_clients(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<Vec<String>, Failure> {
+    let mut clients = Vec::new();
+    let mut progress = Progress::new("devices listed");
+    let mut items = dynamodb
+        .scan()
+        .table_name(table)
+        .projection_expression("#client")
+        .expression_attribute_names("#client", attr::CLIENT_ID)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = items.next().await {
+        let item = item.map_err(|err| format!("Scan of {table}: {}", DisplayErrorContext(err)))?;
+        if let Some(client) = item.get(attr::CLIENT_ID).and_then(|v| v.as_s().ok()) {
+            clients.push(client.clone());
+            progress.tick();
+        }
+    }
+    progress.done();
+    clients.sort();
+    Ok(clients)
+}
+
+/// Devices read at once: enough to hide the round trips, few enough for any table.
+const CONCURRENT_DEVICES: usize = 16;
+
 /// `connectivity availability`: per device, then the fleet's distribution.
 pub async fn availability_report(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    status_table: &str,
     store: &HistoryStore,
     request: AvailabilityRequest,
 ) -> Result<bool, Failure> {
@@ -144,30 +181,24 @@ pub async fn availability_report(
         html,
     } = request;
     let started = std::time::Instant::now();
-    let (devices, requests, read_units) = if clients.is_empty() {
-        let progress = std::sync::Mutex::new(Progress::new("history events read"));
-        let fleet = store
-            .fleet_events(since, until, 4, |read| {
-                progress.lock().expect("not poisoned").set(read)
-            })
-            .await?;
-        progress.lock().expect("not poisoned").done();
-        let devices: Vec<DeviceReport> = fleet
-            .events
-            .into_iter()
-            .map(|(client, events)| report_of(client, events, since, until))
-            .collect();
-        (devices, fleet.requests, Some(fleet.read_units))
+    let clients = if clients.is_empty() {
+        all_clients(dynamodb, status_table).await?
     } else {
-        let mut devices = Vec::new();
-        let mut requests = 0;
-        for client in &clients {
-            let (device, used) = device(store, client, since, until).await?;
-            devices.push(device);
-            requests += used;
-        }
-        (devices, requests, None)
+        clients
     };
+    let mut progress = Progress::new("devices read");
+    let mut reads = futures::stream::iter(&clients)
+        .map(|client| device(store, client, since, until))
+        .buffered(CONCURRENT_DEVICES);
+    let (mut devices, mut requests, mut read_units) = (Vec::new(), 0, 0.0);
+    while let Some(read) = reads.next().await {
+        let (device, used, units) = read?;
+        devices.push(device);
+        requests += used;
+        read_units += units;
+        progress.tick();
+    }
+    progress.done();
     let percents: Vec<Option<f64>> = devices.iter().map(|d| d.availability.percent()).collect();
     let fleet = distribution(&percents);
     let listed: Vec<&DeviceReport> = devices
@@ -206,10 +237,9 @@ pub async fn availability_report(
         eprintln!("connectivity: wrote {}", path.display());
     }
     eprintln!(
-        "connectivity: {} devices from {} requests{} in {:.1} s",
+        "connectivity: {} devices from {} requests ({read_units:.1} read units) in {:.1} s",
         devices.len(),
         requests,
-        read_units.map_or(String::new(), |units| format!(" ({units:.1} read units)")),
         started.elapsed().as_secs_f64()
     );
     Ok(true)

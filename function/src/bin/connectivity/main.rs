@@ -89,7 +89,8 @@ enum Command {
         /// A device to report on (repeat for more)
         #[arg(long = "client", value_name = "ID", required_unless_present = "all")]
         clients: Vec<String>,
-        /// Every device in the history: reads the whole history table (progress on stderr)
+        /// Every device of the status table (one Scan of its keys, then two Queries per
+        /// device; progress on stderr)
         #[arg(long, conflicts_with = "clients")]
         all: bool,
         /// List only the devices below this availability, in percent (e.g. 99.5)
@@ -279,7 +280,8 @@ async fn run(args: Args) -> Result<bool, Failure> {
                 format,
                 html,
             };
-            history::availability_report(&history_store()?, request).await
+            history::availability_report(&dynamodb, &config.table_name, &history_store()?, request)
+                .await
         }
         Command::Count => {
             println!("{}", serde_json::to_string(&fleet()?.count().await?)?);
@@ -568,12 +570,6 @@ impl Progress {
             self.last = Instant::now();
             eprintln!("connectivity: {} {} so far", self.count, self.what);
         }
-    }
-
-    /// Counts reported as a running total.
-    fn set(&mut self, count: u64) {
-        self.count = count.saturating_sub(1);
-        self.tick();
     }
 
     fn done(&self) {
