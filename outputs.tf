@@ -155,11 +155,11 @@ output "counter_function_arn" {
 }
 
 output "history_table_name" {
-  description = "Name of the connectivity history table (null unless history_enabled): pass it to `connectivity history` and `connectivity availability` with --table (the CLI finds it from the status table's tags)."
+  description = "Name of the connectivity history table (null unless history_enabled). The connectivity CLI finds it from the status table's tags: give it the status table."
   value       = try(aws_dynamodb_table.history[0].name, null)
 }
 
 output "history_table_arn" {
-  description = "ARN of the connectivity history table (null unless history_enabled), for the IAM policies of readers: dynamodb:Query for one device, dynamodb:Scan for the fleet."
+  description = "ARN of the connectivity history table (null unless history_enabled), for the IAM policies of readers (dynamodb:Query)."
   value       = try(aws_dynamodb_table.history[0].arn, null)
 }

@@ -410,7 +410,7 @@ variable "dashboard_enabled" {
 }
 
 variable "history_enabled" {
-  description = "Keep every connect and disconnect in a second DynamoDB table (<table_name>-history), for sessions, uptime per device and per fleet, and the availability report of the connectivity CLI. Off: nothing is created."
+  description = "Keep every connect and disconnect in a second DynamoDB table (`<table_name>-history`), for sessions, uptime per device and per fleet, and the availability report of the connectivity CLI. Off: nothing is created."
   type        = bool
   default     = false
 }
