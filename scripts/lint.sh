@@ -35,8 +35,9 @@ registry() {
 }
 
 docs() {
-  section "README: inputs and outputs tables match variables.tf and outputs.tf"
+  section "Docs: inputs and outputs tables match variables.tf and outputs.tf; every relative link and anchor resolves"
   python tools/tfdocs.py --check
+  python tools/doclinks.py
 }
 
 go_checks() {
