@@ -15,4 +15,4 @@ export REQUIRE_AWS_TARGET=1
 export SOAK_CLIENTS="${SOAK_CLIENTS:-1000}" SOAK_OUTAGE_SECONDS="${SOAK_OUTAGE_SECONDS:-600}"
 cd "$ROOT/test"
 go test -tags e2e -count=1 -timeout 90m -v \
-  -run 'TestCompleteExample$/^announcements_agree_with_the_table_after_faults' ./... | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|_test\.go:|Error'
+  -run 'TestCompleteExample$/^announcements_agree_with_the_table_after_faults' ./... | grep -v 'logger.go:'
