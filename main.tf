@@ -140,7 +140,7 @@ resource "aws_dynamodb_table" "connectivity" {
 
   # Without a customer key: DynamoDB's AWS owned key (encrypted at rest, no KMS charges).
   # enabled = true without a key would pick the AWS managed key (aws/dynamodb), billed
-  # per KMS request and auditable in CloudTrail; README "Security" compares the three.
+  # per KMS request and auditable in CloudTrail; docs/security.md compares the three.
   server_side_encryption {
     enabled     = var.table_kms_key_arn != null
     kms_key_arn = var.table_kms_key_arn

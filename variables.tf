@@ -216,7 +216,7 @@ variable "log_retention_in_days" {
 }
 
 variable "log_kms_key_arn" {
-  description = "ARN of a KMS key to encrypt the function's log group. Its key policy must let the CloudWatch Logs service principal of the region use it (README: Security), or creating the log group fails. null: CloudWatch Logs' default encryption."
+  description = "ARN of a KMS key to encrypt the function's log group. Its key policy must let the CloudWatch Logs service principal of the region use it (docs/security.md), or creating the log group fails. null: CloudWatch Logs' default encryption."
   type        = string
   default     = null
 }
@@ -292,7 +292,7 @@ variable "dead_letter_queue_retention_seconds" {
 # --- Connectivity events ----------------------------------------------------
 
 variable "events_enabled" {
-  description = "Announce connectivity changes on EventBridge: Device Disconnected once a disconnect has outlasted disconnect_grace_period_seconds, Device Connected when the device returns (README: Connectivity events). Adds a notifier function, a grace-period queue and the table stream (NEW_AND_OLD_IMAGES); nothing of it exists while false."
+  description = "Announce connectivity changes on EventBridge: Device Disconnected once a disconnect has outlasted disconnect_grace_period_seconds, Device Connected when the device returns (docs/announcements.md). Adds a notifier function, a grace-period queue and the table stream (NEW_AND_OLD_IMAGES); nothing of it exists while false."
   type        = bool
   default     = false
 }
@@ -372,7 +372,7 @@ variable "metrics_namespace" {
 }
 
 variable "connected_devices_metric_enabled" {
-  description = "Publish ConnectedDevices, the exact number of Connected clients, once a minute (README: The ConnectedDevices count). Adds the table stream (NEW_AND_OLD_IMAGES), a counter function reading it, a small counts table and a one-minute EventBridge schedule; nothing of it exists while false. Needs metrics_enabled."
+  description = "Publish ConnectedDevices, the exact number of Connected clients, once a minute (docs/count.md). Adds the table stream (NEW_AND_OLD_IMAGES), a counter function reading it, a small counts table and a one-minute EventBridge schedule; nothing of it exists while false. Needs metrics_enabled."
   type        = bool
   default     = false
 }

@@ -540,7 +540,7 @@ func assertHandler(t *testing.T, cfg aws.Config, where string, out map[string]st
 	assert.Empty(t, queueMessages(t, cfg, out["dead_letter_queue_url"], 10))
 }
 
-// redrive is the README's re-drive: the events of the dead-letter queue through
+// redrive is the documented re-drive (docs/operations.md): the events of the dead-letter queue through
 // `replay` (the handler's code path), deleting each message once it was applied.
 func redrive(t *testing.T, cfg aws.Config, queueURL, table string) {
 	t.Helper()

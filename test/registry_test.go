@@ -38,7 +38,7 @@ const (
 )
 
 // TestConsumerPinsRegistryVersion consumes the module the way platform teams do, through
-// a module registry with a version constraint. The release steps of the README run on a
+// a module registry with a version constraint. The release steps of docs/releasing.md run on a
 // clone of the committed repository (tools/release.py: a fix, then a feature, each
 // released from its conventional commit and CHANGELOG entry), a registry speaking
 // Terraform's Module Registry Protocol serves the tags over HTTPS with a throwaway CA,

@@ -136,7 +136,7 @@ pub fn cli_timeouts() -> aws_config::timeout::TimeoutConfig {
 /// SDK timeouts that fit inside the function's: a stalled connection or request fails
 /// fast and is retried by the SDK (3 attempts), and no one DynamoDB operation outlasts
 /// 3 s, so the handler reports a typed error before Lambda's timeout (10 s by default)
-/// would kill the sandbox. See "Timeouts" in the README for the budget.
+/// would kill the sandbox. See docs/deployment-package.md, "Timeouts", for the budget.
 pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_millis(500))
