@@ -2,7 +2,7 @@
 # disconnect it is given in a second table, one item per event under a key derived from
 # the event, so a duplicate or a replay rewrites nothing and any arrival order stores the
 # same history. Sessions and availability are computed from it by the `connectivity`
-# CLI (function/src/history.rs). Nothing here exists while it is off.
+# CLI (function/src/history/sessions.rs). Nothing here exists while it is off.
 
 locals {
   history       = var.history_enabled ? 1 : 0

@@ -54,7 +54,7 @@ locals {
   )
   # What changes what a write to the table looks like, kept with the table so that the
   # operators' CLIs (replay, connectivity) write what the functions write knowing only the
-  # table's name (function/src/deployment.rs reads them). Tags, not an item: an item would
+  # table's name (function/src/shared/deployment.rs reads them). Tags, not an item: an item would
   # show in every scan, stream and count. Tag values allow only letters, digits, spaces
   # and + - = . _ : /, hence the prefixes as base64 of a JSON list.
   settings_tags = merge(

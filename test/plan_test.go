@@ -628,7 +628,7 @@ func TestPlanOnePackage(t *testing.T) {
 }
 
 // TestPlanDeploymentSettings: the table carries the settings that shape a write, so the
-// operators' CLIs need only its name (function/src/deployment.rs reads these tags).
+// operators' CLIs need only its name (function/src/shared/deployment.rs reads these tags).
 func TestPlanDeploymentSettings(t *testing.T) {
 	t.Parallel()
 	settingsOf := func(plan *terraform.PlanStruct) map[string]any {

@@ -4,8 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use iot_connectivity::event::LifecycleEvent;
-use iot_connectivity::ordering::{decide, Latest, Mark, Presence};
+use iot_connectivity::presence::event::LifecycleEvent;
+use iot_connectivity::presence::ordering::{decide, Latest, Mark, Presence};
 
 const CONNECTED: &str = include_str!("../tests/fixtures/connected.json");
 const DISCONNECTED: &str = include_str!("../tests/fixtures/disconnected.json");

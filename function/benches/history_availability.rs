@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};
-use iot_connectivity::deployment::{HistorySettings, Settings};
-use iot_connectivity::history::HistoryEvent;
-use iot_connectivity::ordering::Presence;
-use iot_connectivity::report::rfc3339;
+use iot_connectivity::history::report::rfc3339;
+use iot_connectivity::history::sessions::HistoryEvent;
+use iot_connectivity::presence::ordering::Presence;
+use iot_connectivity::shared::deployment::{HistorySettings, Settings};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -77,7 +77,7 @@ fn main() {
         emulator::tag_as_deployed(&client, &table, &settings).await;
         (table, history_table)
     });
-    let store = iot_connectivity::history_store::HistoryStore::new(
+    let store = iot_connectivity::history::store::HistoryStore::new(
         client.clone(),
         history_table.clone(),
         Duration::from_secs(90 * 86_400),

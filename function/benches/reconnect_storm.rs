@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use iot_connectivity::fleet::{Fleet, STATUS_INDEX};
-use iot_connectivity::store::{status_shard, status_shard_key};
+use iot_connectivity::presence::store::{status_shard, status_shard_key};
+use iot_connectivity::shared::fleet::{Fleet, STATUS_INDEX};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -71,7 +71,7 @@ fn main() {
     let client = emulator::client();
     let table = runtime.block_on(emulator::create_table_with_status_index(&client, "storm"));
     // As the module deploys it: replay reads the index's shard count from the table.
-    let settings = iot_connectivity::deployment::Settings {
+    let settings = iot_connectivity::shared::deployment::Settings {
         status_index_shards: Some(SHARDS),
         ..Default::default()
     };

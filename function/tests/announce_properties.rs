@@ -1,4 +1,4 @@
-//! Property tests of the level-triggered announcements ([`iot_connectivity::announce`])
+//! Property tests of the level-triggered announcements ([`iot_connectivity::announcements::decision`])
 //! over generated histories. A client connects and disconnects (flaps shorter than the
 //! grace period, outages longer); its lifecycle events reach the handler out of order and
 //! duplicated; stream records wake the notifier late, or are lost; grace checks and the
@@ -14,8 +14,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use iot_connectivity::announce::{claimable, look, Announced, Snapshot, Transition, Verdict};
-use iot_connectivity::ordering::{decide, Decision, Latest, Mark, Presence};
+use iot_connectivity::announcements::decision::{
+    claimable, look, Announced, Snapshot, Transition, Verdict,
+};
+use iot_connectivity::presence::ordering::{decide, Decision, Latest, Mark, Presence};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -6,9 +6,10 @@
 mod emulator;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use iot_connectivity::announce::{claimable, Announced, Snapshot, Transition};
-use iot_connectivity::ordering::Presence;
-use iot_connectivity::store::{attr, snapshot_of, Item, Store};
+use iot_connectivity::announcements::decision::{claimable, Announced, Snapshot, Transition};
+use iot_connectivity::announcements::store::snapshot_of;
+use iot_connectivity::presence::ordering::Presence;
+use iot_connectivity::presence::store::{attr, Item, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use iot_connectivity::deployment::{CountsSettings, Settings};
-use iot_connectivity::processor::{Config, Processor};
-use iot_connectivity::store::{status_shard, status_shard_key};
+use iot_connectivity::presence::processor::{Config, Processor};
+use iot_connectivity::presence::store::{status_shard, status_shard_key};
+use iot_connectivity::shared::deployment::{CountsSettings, Settings};
 use serde_json::{json, Value};
 
 const T: i64 = 1_700_000_000_000;
@@ -78,7 +78,7 @@ async fn presence_writes_keep_the_shard_key_and_connect_failures_leave_it() {
     ] {
         processor.process(&payload).await.unwrap();
     }
-    let key = |item: &iot_connectivity::store::Item| item.get("StatusShard").cloned();
+    let key = |item: &iot_connectivity::presence::store::Item| item.get("StatusShard").cloned();
     let item = processor.store().get("gw-1").await.unwrap().unwrap();
     let shard = status_shard("gw-1", SHARDS);
     assert_eq!(
@@ -172,7 +172,7 @@ async fn redrive_applies_events_deletes_them_and_keeps_what_is_not_an_event() {
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(
                 "testing", "testing", None, None, "tests",
             ))
-            .http_client(iot_connectivity::processor::http_client())
+            .http_client(iot_connectivity::shared::aws::http_client())
             .build(),
     );
     let queue = sqs
@@ -371,7 +371,7 @@ async fn mark_owed_marks_the_items_whose_announcement_lags() {
     let summary: Value =
         serde_json::from_str(&stdout(&connectivity(&table, &["mark-owed"]))).unwrap();
     assert_eq!(summary, json!({"items": 5, "marked": 3}));
-    let store = iot_connectivity::store::Store::new(client.clone(), table.clone(), None);
+    let store = iot_connectivity::presence::store::Store::new(client.clone(), table.clone(), None);
     for (id, owed) in [
         ("never-announced", true),
         ("said", false),

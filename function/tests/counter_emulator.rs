@@ -8,9 +8,9 @@
 mod emulator;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use iot_connectivity::counter::{Counter, CounterConfig};
-use iot_connectivity::processor::{Config, Processor};
-use iot_connectivity::store::Item;
+use iot_connectivity::count::counter::{Counter, CounterConfig};
+use iot_connectivity::presence::processor::{Config, Processor};
+use iot_connectivity::presence::store::Item;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use iot_connectivity::counting::{step, Observed, Step, Tally};
+use iot_connectivity::count::decision::{step, Observed, Step, Tally};
 
 /// An item as the table holds it: CreatedTime, Revision, Connected.
 type Item = (u64, u64, bool);

@@ -10,9 +10,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use iot_connectivity::deployment::{HistorySettings, Settings};
-use iot_connectivity::processor::{Config, Processor};
-use iot_connectivity::report::rfc3339;
+use iot_connectivity::history::report::rfc3339;
+use iot_connectivity::presence::processor::{Config, Processor};
+use iot_connectivity::shared::deployment::{HistorySettings, Settings};
 use serde_json::{json, Value};
 
 /// 2023-11-14T22:13:20Z.

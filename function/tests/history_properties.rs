@@ -10,8 +10,8 @@ mod history;
 use std::collections::BTreeMap;
 
 use history::{delivered_fleet, Event, MAX_SKEW};
-use iot_connectivity::history::{availability, in_order, sessions, HistoryEvent};
-use iot_connectivity::ordering::Presence;
+use iot_connectivity::history::sessions::{availability, in_order, sessions, HistoryEvent};
+use iot_connectivity::presence::ordering::Presence;
 use proptest::prelude::*;
 
 fn stored(event: &Event) -> HistoryEvent {

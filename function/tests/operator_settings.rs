@@ -11,9 +11,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use iot_connectivity::deployment::Settings;
-use iot_connectivity::processor::{Config, Processor};
-use iot_connectivity::store::Item;
+use iot_connectivity::presence::processor::{Config, Processor};
+use iot_connectivity::presence::store::Item;
+use iot_connectivity::shared::deployment::Settings;
 use serde_json::{json, Value};
 
 const T: i64 = 1_700_000_000_000;

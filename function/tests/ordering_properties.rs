@@ -11,7 +11,7 @@ mod history;
 use std::collections::HashMap;
 
 use history::{delivered_fleet, fleet, truth, Event};
-use iot_connectivity::ordering::{happened_after, Latest};
+use iot_connectivity::presence::ordering::{happened_after, Latest};
 use proptest::prelude::*;
 
 fn fold(events: &[Event]) -> HashMap<usize, Latest> {

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use history::{client_history, truth, Event, SessionPlan, DAY, HOUR, MAX_SKEW, MINUTE, SECOND};
-use iot_connectivity::ordering::{Mark, Presence};
+use iot_connectivity::presence::ordering::{Mark, Presence};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

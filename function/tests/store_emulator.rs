@@ -9,12 +9,12 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use history::{client_history, SessionPlan, DAY, HOUR, MAX_SKEW, MINUTE, SECOND};
-use iot_connectivity::event::LifecycleEvent;
-use iot_connectivity::ordering::{
+use iot_connectivity::presence::event::LifecycleEvent;
+use iot_connectivity::presence::ordering::{
     decide, happened_after, Decision, Latest, Mark, Presence, RESET_WINDOW_MS,
 };
-use iot_connectivity::processor::{Config, Outcome, Processor};
-use iot_connectivity::store::{attr, number_attr, Item, Recorded, Store, Written};
+use iot_connectivity::presence::processor::{Config, Outcome, Processor};
+use iot_connectivity::presence::store::{attr, number_attr, Item, Recorded, Store, Written};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -754,9 +754,9 @@ async fn an_owed_item_is_marked_and_never_expires_until_settled() {
     let item = stored(&processor, "gw-1").await;
     assert_eq!(
         item.get(attr::OWED_SHARD),
-        Some(&AttributeValue::S(iot_connectivity::store::owed_shard_key(
-            "gw-1"
-        )))
+        Some(&AttributeValue::S(
+            iot_connectivity::presence::store::owed_shard_key("gw-1")
+        ))
     );
     assert!(item.contains_key(attr::DISCONNECT_RECORDED_AT), "{item:?}");
     assert!(

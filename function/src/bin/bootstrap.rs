@@ -6,7 +6,7 @@ use lambda_runtime::tracing::error;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    iot_connectivity::logging::init(std::io::stdout);
+    iot_connectivity::shared::logging::init(std::io::stdout);
     let role = Role::from_env().inspect_err(|err| error!(error = %err, "cannot start"))?;
     role.run().await
 }

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use futures::StreamExt;
-use iot_connectivity::deployment::Stated;
-use iot_connectivity::processor::{load_cli_aws_config, operator_config, Outcome, Processor};
+use iot_connectivity::presence::processor::{operator_config, Outcome, Processor};
+use iot_connectivity::shared::aws::load_cli_aws_config;
+use iot_connectivity::shared::deployment::Stated;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
@@ -46,7 +47,7 @@ struct Counts {
 async fn main() -> ExitCode {
     let args = Args::parse();
     // Logs to stderr as JSON; stdout carries only the final counts.
-    iot_connectivity::logging::init_for_cli();
+    iot_connectivity::shared::logging::init_for_cli();
     match run(args).await {
         Ok(counts) => {
             println!(

@@ -6,9 +6,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tracing::error;
 
-use crate::counter::{Counter, CounterConfig};
-use crate::notifier::BatchResponse;
-use crate::processor::load_aws_config;
+use crate::count::counter::{Counter, CounterConfig};
+use crate::shared::aws::load_aws_config;
+use crate::shared::stream::BatchResponse;
 
 pub async fn run() -> Result<(), Error> {
     let config =

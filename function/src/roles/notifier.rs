@@ -8,8 +8,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tracing::error;
 
-use crate::notifier::{BatchResponse, Notifier, NotifierConfig};
-use crate::processor::load_aws_config;
+use crate::announcements::notifier::{Notifier, NotifierConfig};
+use crate::shared::aws::load_aws_config;
+use crate::shared::stream::BatchResponse;
 
 pub async fn run() -> Result<(), Error> {
     let config =

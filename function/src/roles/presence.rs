@@ -7,8 +7,9 @@ use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 use tracing::error;
 
-use crate::processor::{load_aws_config, Config, Outcome, Processor};
-use crate::store::StoreError;
+use crate::presence::processor::{Config, Outcome, Processor};
+use crate::presence::store::StoreError;
+use crate::shared::aws::load_aws_config;
 
 /// Time kept back from the invocation's deadline to report a typed error: a function
 /// that answers keeps its warm sandbox, one that Lambda times out loses it.

@@ -95,7 +95,7 @@ pub fn client() -> Client {
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .http_client(iot_connectivity::processor::http_client())
+        .http_client(iot_connectivity::shared::aws::http_client())
         .build();
     Client::from_conf(config)
 }
@@ -208,7 +208,7 @@ pub async fn create_counts_table(client: &Client, purpose: &str) -> String {
 pub async fn tag_as_deployed(
     client: &Client,
     table: &str,
-    settings: &iot_connectivity::deployment::Settings,
+    settings: &iot_connectivity::shared::deployment::Settings,
 ) {
     let arn = client
         .describe_table()

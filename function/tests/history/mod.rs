@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use iot_connectivity::ordering::{Latest, Mark, Presence};
+use iot_connectivity::presence::ordering::{Latest, Mark, Presence};
 use proptest::prelude::*;
 
 pub const SECOND: i64 = 1_000;

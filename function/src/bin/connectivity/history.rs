@@ -1,14 +1,16 @@
 //! `connectivity history` and `connectivity availability`: sessions and uptime read from
-//! the history table (history_enabled), computed by `iot_connectivity::history`.
+//! the history table (history_enabled), computed by `iot_connectivity::history::sessions`.
 
 use std::io::IsTerminal;
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use futures::StreamExt;
-use iot_connectivity::history::{availability, distribution, in_order, sessions, Session};
-use iot_connectivity::history_store::HistoryStore;
-use iot_connectivity::report::{self, DeviceReport};
-use iot_connectivity::store::{attr, StoreError};
+use iot_connectivity::history::report::{self, DeviceReport};
+use iot_connectivity::history::sessions::{
+    availability, distribution, in_order, sessions, Session,
+};
+use iot_connectivity::history::store::HistoryStore;
+use iot_connectivity::presence::store::{attr, StoreError};
 
 use crate::{Failure, Progress};
 
@@ -79,7 +81,7 @@ async fn device(
 
 fn report_of(
     client_id: String,
-    events: Vec<iot_connectivity::history::HistoryEvent>,
+    events: Vec<iot_connectivity::history::sessions::HistoryEvent>,
     since: i64,
     until: i64,
 ) -> DeviceReport {

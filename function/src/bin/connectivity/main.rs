@@ -16,17 +16,19 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::Message;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
-use iot_connectivity::announce::{look, Verdict};
-use iot_connectivity::counting::Observed;
-use iot_connectivity::counts::{self, Counts};
-use iot_connectivity::dead_letter::event_of;
-use iot_connectivity::deployment::Stated;
-use iot_connectivity::fleet::{item_to_json, Fleet, STATUS_INDEX};
-use iot_connectivity::history_store::HistoryStore;
-use iot_connectivity::metrics::now_ms;
-use iot_connectivity::ordering::Presence;
-use iot_connectivity::processor::{load_cli_aws_config, operator_config, Outcome, Processor};
-use iot_connectivity::store::{attr, number_attr, snapshot_of, Item, Store};
+use iot_connectivity::announcements::decision::{look, Verdict};
+use iot_connectivity::announcements::store::snapshot_of;
+use iot_connectivity::count::decision::Observed;
+use iot_connectivity::count::table::{self as counts, Counts};
+use iot_connectivity::history::store::HistoryStore;
+use iot_connectivity::presence::ordering::Presence;
+use iot_connectivity::presence::processor::{operator_config, Outcome, Processor};
+use iot_connectivity::presence::store::{attr, number_attr, Item, Store};
+use iot_connectivity::shared::aws::load_cli_aws_config;
+use iot_connectivity::shared::dead_letter::event_of;
+use iot_connectivity::shared::deployment::Stated;
+use iot_connectivity::shared::fleet::{item_to_json, Fleet, STATUS_INDEX};
+use iot_connectivity::shared::metrics::now_ms;
 use tokio::io::AsyncWriteExt;
 
 #[derive(Parser)]
@@ -151,7 +153,7 @@ fn percent(text: &str) -> Result<f64, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    iot_connectivity::logging::init_for_cli();
+    iot_connectivity::shared::logging::init_for_cli();
     match run(args).await {
         Ok(complete) if complete => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
@@ -234,7 +236,7 @@ async fn run(args: Args) -> Result<bool, Failure> {
             };
             let unchanged_since = for_longer_than
                 .map(|text| {
-                    iot_connectivity::report::parse_duration(&text)
+                    iot_connectivity::history::report::parse_duration(&text)
                         .map(|ago| now_ms() as i64 - ago.as_millis() as i64)
                         .map_err(|err| format!("--for-longer-than: {err}"))
                 })

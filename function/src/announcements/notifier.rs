@@ -1,7 +1,7 @@
 //! The notifier's glue: whatever wakes it (the table's stream, a grace check, the
 //! reconciler's schedule), it looks at the clients named, decides from each item as it is
-//! now ([`crate::announce::look`]), and puts what is owed on EventBridge
-//! ([`crate::store`] records and settles).
+//! now ([`crate::announcements::decision::look`]), and puts what is owed on EventBridge
+//! ([`crate::presence::store`] records and settles).
 //!
 //! Nothing waits on a signal arriving: every presence write marks its item as owing until
 //! the notifier settles it, and the reconciler reads the marked items through a sparse
@@ -16,15 +16,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::stream::{self, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::announce::{delay_seconds, look, Transition, Verdict};
-use crate::ordering::Presence;
-use crate::store::{attr, snapshot_of, Item, Store, StoreError, OWED_INDEX};
-
-/// The schema version of an announcement's `detail`.
-pub const DETAIL_VERSION: &str = "1";
+use crate::announcements::decision::{delay_seconds, look, Transition, Verdict};
+use crate::announcements::detail::{detail_of, detail_type, text};
+use crate::announcements::store::snapshot_of;
+use crate::presence::ordering::Presence;
+use crate::presence::store::{attr, Store, StoreError, OWED_INDEX};
+use crate::shared::stream::{BatchResponse, ItemFailure};
 
 /// Settings read from the environment the module gives the notifier.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct NotifierConfig {
     /// mass outage under the account's PutEvents quota.
     pub max_concurrent_puts: usize,
     /// Where announcement metrics go (EMF on stdout); None: no metrics.
-    pub metrics: Option<crate::metrics::MetricsConfig>,
+    pub metrics: Option<crate::shared::metrics::MetricsConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +80,7 @@ impl NotifierConfig {
                 .transpose()?
                 .unwrap_or(2)
                 .max(1) as usize,
-            metrics: crate::metrics::MetricsConfig::from_env(),
+            metrics: crate::shared::metrics::MetricsConfig::from_env(),
         })
     }
 }
@@ -97,19 +97,6 @@ pub enum NotifierError {
     Owed { key: String, message: String },
     #[error("client {client_id}: no decision after {attempts} attempts (the item kept changing)")]
     Contention { client_id: String, attempts: usize },
-}
-
-/// The answer Lambda reads with `ReportBatchItemFailures`.
-#[derive(Debug, Default, serde::Serialize, PartialEq, Eq)]
-pub struct BatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, serde::Serialize, PartialEq, Eq)]
-pub struct ItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
 }
 
 /// Looks at one client before giving up: each retry means its item changed meanwhile.
@@ -243,8 +230,8 @@ impl Notifier {
         // Each pass starts at another shard, so a pass cut short by its deadline does not
         // starve the same shards every time.
         let first = (now_ms() / 1000) as u32;
-        for offset in 0..crate::store::OWED_SHARDS {
-            let shard = (first + offset) % crate::store::OWED_SHARDS;
+        for offset in 0..crate::presence::store::OWED_SHARDS {
+            let shard = (first + offset) % crate::presence::store::OWED_SHARDS;
             let key = format!("Owed#{shard}");
             match self.owed_in(&key).await {
                 Ok(clients) => owed.extend(clients),
@@ -288,7 +275,7 @@ impl Notifier {
         while let Some(item) = pages.next().await {
             let item = item.map_err(|err| NotifierError::Owed {
                 key: key.to_owned(),
-                message: crate::store::error_message(&err),
+                message: crate::presence::store::error_message(&err),
             })?;
             if let Some(client_id) = item.get(attr::CLIENT_ID).and_then(|v| v.as_s().ok()) {
                 clients.push(client_id.clone());
@@ -478,7 +465,7 @@ impl Notifier {
             .unwrap_or(1);
         let seconds = CHECK_BACKOFF_SECONDS
             .saturating_mul(1 << receives.clamp(1, 6).saturating_sub(1))
-            .min(crate::announce::MAX_DELAY_SECONDS);
+            .min(crate::announcements::decision::MAX_DELAY_SECONDS);
         let Some(receipt) = record["receiptHandle"].as_str() else {
             return;
         };
@@ -566,11 +553,11 @@ impl Notifier {
             "announced"
         );
         if let Some(metrics) = &self.config.metrics {
-            crate::metrics::emit(
+            crate::shared::metrics::emit(
                 metrics,
-                &[crate::metrics::Directive {
+                &[crate::shared::metrics::Directive {
                     dimensions: &[("DetailType", detail_type)],
-                    metrics: &[crate::metrics::Metric::count("Announcements", 1.0)],
+                    metrics: &[crate::shared::metrics::Metric::count("Announcements", 1.0)],
                 }],
             );
         }
@@ -580,7 +567,7 @@ impl Notifier {
 /// A PutEvents attempt that times out after EventBridge accepted it is put again, and
 /// consumers see the announcement twice; so an attempt gets longer than a DynamoDB call
 /// (a slow accept is likelier than a lost one), still well inside the claim's lease with its
-/// retries (`crate::announce::PENDING_LEASE_MS`).
+/// retries (`crate::announcements::decision::PENDING_LEASE_MS`).
 fn put_events_timeouts() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_millis(500))
@@ -599,14 +586,6 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(nanos % ceiling_ms.max(1))
 }
 
-pub fn detail_type(connected: bool) -> &'static str {
-    if connected {
-        "Device Connected"
-    } else {
-        "Device Disconnected"
-    }
-}
-
 /// A message on the grace-period queue: a hint to look at a client once its disconnect's
 /// grace period has passed.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -617,140 +596,9 @@ struct GraceCheck {
     due_at: i64,
 }
 
-/// The announcement's `detail`: the newest connect and disconnect as stored.
-pub fn detail_of(item: &Item, transition: &Transition) -> Value {
-    let connect = fields(
-        item,
-        &[
-            ("versionNumber", attr::CONNECT_VERSION),
-            ("timestamp", attr::CONNECT_TIME),
-            ("sessionIdentifier", attr::SESSION_IDENTIFIER),
-            ("principalIdentifier", attr::PRINCIPAL_IDENTIFIER),
-            ("ipAddress", attr::IP_ADDRESS),
-            ("thingName", attr::THING_NAME),
-        ],
-    );
-    let disconnect = fields(
-        item,
-        &[
-            ("versionNumber", attr::DISCONNECT_VERSION),
-            ("timestamp", attr::DISCONNECT_TIME),
-            ("disconnectReason", attr::DISCONNECT_REASON),
-            (
-                "clientInitiatedDisconnect",
-                attr::CLIENT_INITIATED_DISCONNECT,
-            ),
-        ],
-    );
-    let mut detail = json!({
-        "version": DETAIL_VERSION,
-        "eventId": transition.event_id(),
-        "clientId": transition.client_id,
-        "status": transition.status.status(),
-        "connect": connect,
-        "disconnect": disconnect,
-    });
-    if transition.status == Presence::Connected {
-        // A return: the last announcement said Disconnected (null for a first sighting).
-        let returning = text(item, attr::ANNOUNCED_STATUS).as_deref() == Some("Disconnected");
-        let offline = disconnect["timestamp"]
-            .as_i64()
-            .filter(|&at| returning && at < transition.at)
-            .map(|at| transition.at - at);
-        detail["offlineDurationMs"] = json!(offline);
-    }
-    detail
-}
-
-fn fields(item: &Item, names: &[(&str, &str)]) -> Value {
-    let mut map = Map::new();
-    for (key, attribute) in names {
-        let value = match item.get(*attribute) {
-            Some(AttributeValue::S(text)) => json!(text),
-            Some(AttributeValue::N(number)) => number
-                .parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| json!(number)),
-            Some(AttributeValue::Bool(flag)) => json!(flag),
-            _ => continue,
-        };
-        map.insert((*key).to_owned(), value);
-    }
-    if map.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(map)
-    }
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    item.get(name)?.as_s().ok().cloned()
-}
-
-/// A stream image (DynamoDB JSON) as an item; attribute types other than S, N and BOOL
-/// are left out (the item has none).
-pub fn item_of(image: &Value) -> Item {
-    let mut item = Item::new();
-    if let Some(attributes) = image.as_object() {
-        for (name, value) in attributes {
-            let attribute = if let Some(text) = value["S"].as_str() {
-                AttributeValue::S(text.to_owned())
-            } else if let Some(number) = value["N"].as_str() {
-                AttributeValue::N(number.to_owned())
-            } else if let Some(flag) = value["BOOL"].as_bool() {
-                AttributeValue::Bool(flag)
-            } else {
-                continue;
-            };
-            item.insert(name.clone(), attribute);
-        }
-    }
-    item
-}
-
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as i64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_images_read_as_items() {
-        let image = json!({"ClientID": {"S": "a"}, "ConnectTime": {"N": "5"},
-                           "ClientInitiatedDisconnect": {"BOOL": false}, "Tags": {"SS": ["x"]}});
-        let item = item_of(&image);
-        assert_eq!(item.len(), 3);
-        assert_eq!(item["ConnectTime"], AttributeValue::N("5".into()));
-    }
-
-    #[test]
-    fn a_return_says_how_long_the_device_was_offline() {
-        let item = item_of(&json!({
-            "ClientID": {"S": "a"}, "Status": {"S": "Connected"},
-            "ConnectVersionNum": {"N": "3"}, "ConnectTime": {"N": "9000"},
-            "DisconnectVersionNum": {"N": "2"}, "DisconnectTime": {"N": "4000"},
-            "DisconnectReason": {"S": "CONNECTION_LOST"}, "AnnouncedStatus": {"S": "Disconnected"}
-        }));
-        let transition = Transition {
-            client_id: "a".into(),
-            status: Presence::Connected,
-            at: 9000,
-        };
-        let detail = detail_of(&item, &transition);
-        assert_eq!(detail["offlineDurationMs"], 5000);
-        assert_eq!(detail["connect"]["versionNumber"], 3);
-        assert_eq!(detail["disconnect"]["disconnectReason"], "CONNECTION_LOST");
-        assert_eq!(detail["eventId"], transition.event_id());
-        assert_eq!(detail["version"], DETAIL_VERSION);
-
-        let mut first_sighting = item.clone();
-        first_sighting.remove("AnnouncedStatus");
-        let detail = detail_of(&first_sighting, &transition);
-        assert_eq!(detail["offlineDurationMs"], Value::Null);
-    }
 }

@@ -1,7 +1,7 @@
 //! The pure ordering decision: which of two presence events of one client happened later.
 //!
 //! No I/O here. The store turns the same rule into DynamoDB condition expressions
-//! (`crate::store`), and the property tests in `tests/ordering_properties.rs` check it
+//! (`crate::presence::store`), and the property tests in `tests/ordering_properties.rs` check it
 //! over shuffled, duplicated histories.
 
 use std::cmp::Ordering;

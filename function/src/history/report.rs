@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::history::{Availability, Distribution, Session};
+use crate::history::sessions::{Availability, Distribution, Session};
 
 /// A `--since` or `--until`: a duration back from `now_ms` (`7d`, `6h`, `90m`) or an
 /// RFC 3339 time (`2026-11-01T00:00:00Z`).
@@ -285,7 +285,7 @@ mod tests {
             0,
             1,
             &[&device],
-            &crate::history::distribution(&[None]),
+            &crate::history::sessions::distribution(&[None]),
         );
         assert_eq!(page.matches("</script>").count(), 2, "only the page's own");
         for fetch in ["http://", "https://", "src=", "@import", "url("] {

@@ -3,7 +3,7 @@
 //! The count is kept beside the table, from its stream: one *tally* per client (which
 //! version of the client's item was counted, and whether it was Connected then) and a
 //! few counter shards whose sum is the count. A tally changes only together with its
-//! counter shard, in one transaction ([`crate::counts`]), so the sum always equals the
+//! counter shard, in one transaction ([`crate::count::table`]), so the sum always equals the
 //! number of tallies that say Connected.
 //!
 //! Versions are ordered by [`Version`]: the item's `CreatedTime` (a removed and recreated

@@ -1,10 +1,10 @@
 //! The counts table: each client's tally and the counter shards of the Connected count
-//! ([`crate::counting`] decides; this module writes).
+//! ([`crate::count::decision`] decides; this module writes).
 //!
 //! Items: `Key = "Tally#<ClientID>"` with the counted [`Version`] (`CreatedTime`,
 //! `Revision`, `Removed`), `Connected` (BOOL) and, on tombstones, `ExpiresAt`; and
 //! `Key = "Connected#<shard>"` with `Count` (N), the shard being
-//! [`crate::store::status_shard`] of the client. A tally change that moves the count is
+//! [`crate::presence::store::status_shard`] of the client. A tally change that moves the count is
 //! one `TransactWriteItems` of the tally and its shard; one that does not is a single
 //! conditional write. Either is conditioned on the tally it was decided on, so a
 //! concurrent writer is never overwritten. The first write assumes the tally the stream
@@ -22,8 +22,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::counting::{step, Observed, Step, Tally, Version};
-use crate::store::{error_message, number, number_attr, status_shard, Item};
+use crate::count::decision::{step, Observed, Step, Tally, Version};
+use crate::presence::store::{error_message, number, number_attr, status_shard, Item};
 
 pub const KEY: &str = "Key";
 pub const CREATED: &str = "CreatedTime";

@@ -17,7 +17,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::ordering::Presence;
+use crate::presence::ordering::Presence;
 
 /// SQS's longest message delay; a longer grace period is waited out in several hops.
 pub const MAX_DELAY_SECONDS: u64 = 900;
@@ -149,7 +149,7 @@ pub fn look(client_id: &str, item: &Snapshot, grace_ms: i64, now_ms: i64) -> Ver
 
 /// Whether the claim's condition holds: the item is still at the revision the verdict
 /// was made on, nothing is pending, and the last announcement said the other status (or
-/// there is none). [`crate::store::Store::claim_announcement`] is this as a condition
+/// there is none). [`crate::presence::store::Store::claim_announcement`] is this as a condition
 /// expression.
 pub fn claimable(item: &Snapshot, transition: &Transition, revision: Option<u64>) -> bool {
     item.revision == revision

@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 
-use crate::history::{time_key, HistoryEvent, LOOKBACK_MS};
-use crate::ordering::Presence;
-use crate::store::{error_message, number, number_attr, Item, StoreError};
+use crate::history::sessions::{time_key, HistoryEvent, LOOKBACK_MS};
+use crate::presence::ordering::Presence;
+use crate::presence::store::{error_message, number, number_attr, Item, StoreError};
 
 /// Attribute names of a history item.
 pub mod attr {

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::Client;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use serde_json::{Map, Number, Value};
 
-use crate::ordering::Presence;
-use crate::store::{attr, status_shard_key, Item};
+use crate::presence::ordering::Presence;
+use crate::presence::store::{attr, status_shard_key, Item};
 
 /// The index the module creates when `status_index_enabled`.
 pub const STATUS_INDEX: &str = "ByStatusShard";

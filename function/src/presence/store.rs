@@ -15,9 +15,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
 
-use crate::announce::{Announced, Snapshot, Transition};
-use crate::event::{ConnectFailed, Connected, Disconnected};
-use crate::ordering::{decide, Decision, Latest, Mark, Presence, RESET_WINDOW_MS};
+use crate::presence::event::{ConnectFailed, Connected, Disconnected};
+use crate::presence::ordering::{decide, Decision, Latest, Mark, Presence, RESET_WINDOW_MS};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -42,7 +41,7 @@ pub mod attr {
     /// Incremented by every write; the optimistic-concurrency guard.
     pub const REVISION: &str = "Revision";
     /// Wall-clock milliseconds at which the item was created: a removed and recreated
-    /// item's Revision starts again, its CreatedTime does not (see [`crate::counting`]).
+    /// item's Revision starts again, its CreatedTime does not (see [`crate::count::decision`]).
     pub const CREATED_TIME: &str = "CreatedTime";
     /// Epoch seconds; written only when an item TTL is configured.
     pub const EXPIRES_AT: &str = "ExpiresAt";
@@ -100,7 +99,7 @@ pub struct Recorded {
 }
 
 /// The result of one conditional write.
-enum Attempt {
+pub(crate) enum Attempt {
     Written,
     /// The condition failed; the item as it is now (`None`: there is none).
     ConditionFailed(Option<Item>),
@@ -123,7 +122,7 @@ pub enum StoreError {
 pub struct Store {
     client: Client,
     table: String,
-    item_ttl: Option<Duration>,
+    pub(crate) item_ttl: Option<Duration>,
     record_unknown_connect_failures: bool,
     status_index_shards: Option<u32>,
     announcements: bool,
@@ -470,7 +469,7 @@ impl Store {
         ]
     }
 
-    async fn conditional_update(
+    pub(crate) async fn conditional_update(
         &self,
         client_id: &str,
         update: String,
@@ -549,230 +548,28 @@ where
     }
 }
 
-/// The announcement writes (events_enabled). None touches `Revision` nor
-/// `LastUpdateTime`: they change no presence attribute, so presence writers need not
-/// notice them, the status index does not churn, and a verdict made at one revision can
-/// be written on condition that the revision is unchanged.
-impl Store {
-    /// Records `transition`'s announcement as pending, on condition that the item is at
-    /// `revision` (the state the verdict was made on), no other announcement is pending,
-    /// and the newest one said the other status (or there is none):
-    /// [`crate::announce::claimable`] as a condition. Whether the claim was recorded.
-    pub async fn claim_announcement(
-        &self,
-        transition: &Transition,
-        detail: &str,
-        revision: Option<u64>,
-    ) -> Result<bool, StoreError> {
-        let mut expr = Expression::default();
-        let wanted = expr.value(
-            "status",
-            AttributeValue::S(transition.status.status().into()),
-        );
-        let announced = expr.name(attr::ANNOUNCED_STATUS);
-        let pending = expr.name(attr::ANNOUNCEMENT_PENDING);
-        let sets = [
-            format!("{announced} = {wanted}"),
-            expr.assign(
-                attr::ANNOUNCEMENT_ID,
-                AttributeValue::S(transition.event_id()),
-            ),
-            format!(
-                "{pending} = {}",
-                expr.value("true", AttributeValue::Bool(true))
-            ),
-            expr.assign(attr::ANNOUNCEMENT_DETAIL, AttributeValue::S(detail.into())),
-            expr.assign(attr::ANNOUNCED_AT, number(now().as_millis())),
-        ];
-        let condition = format!(
-            "{} AND attribute_not_exists({pending}) \
-             AND (attribute_not_exists({announced}) OR {announced} <> {wanted})",
-            expr.unchanged(revision)
-        );
-        self.announcement_write(
-            &transition.client_id,
-            update_expression(&sets, &[]),
-            condition,
-            expr,
-        )
-        .await
-    }
-
-    /// Marks the announcement `event_id` as put. With `settle` (the revision at which the
-    /// announcement agrees with the status, and that status), also removes the owed mark,
-    /// on condition that the item is still at that revision; otherwise, or if it moved on,
-    /// the mark stays and the item is looked at again. A no-op if another announcement
-    /// replaced this one. Whether the item was settled.
-    pub async fn confirm_announcement(
-        &self,
-        client_id: &str,
-        event_id: &str,
-        settle: Option<(Option<u64>, Presence)>,
-    ) -> Result<bool, StoreError> {
-        if let Some((revision, status)) = settle {
-            let mut expr = Expression::default();
-            let (sets, mut removes) = self.settle_changes(&mut expr, status);
-            removes.extend([
-                expr.name(attr::ANNOUNCEMENT_PENDING),
-                expr.name(attr::ANNOUNCEMENT_DETAIL),
-            ]);
-            let condition = format!(
-                "{} = {} AND {}",
-                expr.name(attr::ANNOUNCEMENT_ID),
-                expr.value("eventId", AttributeValue::S(event_id.into())),
-                expr.unchanged(revision)
-            );
-            let update = update_expression(&sets, &removes);
-            if self
-                .announcement_write(client_id, update, condition, expr)
-                .await?
-            {
-                return Ok(true);
-            }
-        }
-        let mut expr = Expression::default();
-        let removes = [
-            expr.name(attr::ANNOUNCEMENT_PENDING),
-            expr.name(attr::ANNOUNCEMENT_DETAIL),
-        ];
-        let condition = format!(
-            "{} = {}",
-            expr.name(attr::ANNOUNCEMENT_ID),
-            expr.value("eventId", AttributeValue::S(event_id.into()))
-        );
-        self.announcement_write(client_id, update_expression(&[], &removes), condition, expr)
-            .await?;
-        Ok(false)
-    }
-
-    /// Removes the owed mark of an item whose last announcement agrees with its `status`,
-    /// on condition that it is still at `revision` with nothing pending. Whether it did.
-    pub async fn settle(
-        &self,
-        client_id: &str,
-        revision: Option<u64>,
-        status: Presence,
-    ) -> Result<bool, StoreError> {
-        let mut expr = Expression::default();
-        let (sets, removes) = self.settle_changes(&mut expr, status);
-        let condition = format!(
-            "{} AND attribute_exists({}) AND attribute_not_exists({})",
-            expr.unchanged(revision),
-            expr.name(attr::OWED_SHARD),
-            expr.name(attr::ANNOUNCEMENT_PENDING),
-        );
-        let update = update_expression(&sets, &removes);
-        self.announcement_write(client_id, update, condition, expr)
-            .await
-    }
-
-    /// Marks an item as owing an announcement (the reconciler then looks at it), unless it
-    /// is marked already or gone. For items written before the mark existed, or before
-    /// connectivity events were turned on. Whether it marked the item.
-    pub async fn mark_owed(&self, client_id: &str) -> Result<bool, StoreError> {
-        let mut expr = Expression::default();
-        let update = format!(
-            "SET {}",
-            expr.assign(
-                attr::OWED_SHARD,
-                AttributeValue::S(owed_shard_key(client_id))
-            )
-        );
-        let condition = format!(
-            "attribute_exists({}) AND attribute_not_exists({})",
-            expr.name(attr::CLIENT_ID),
-            expr.name(attr::OWED_SHARD)
-        );
-        self.announcement_write(client_id, update, condition, expr)
-            .await
-    }
-
-    /// What settling an item of `status` writes: the owed mark removed and, for a
-    /// disconnected client with an item TTL, its expiry (withheld while it was owed).
-    fn settle_changes(
-        &self,
-        expr: &mut Expression,
-        status: Presence,
-    ) -> (Vec<String>, Vec<String>) {
-        let mut sets = Vec::new();
-        if let (Presence::Disconnected, Some(ttl)) = (status, self.item_ttl) {
-            sets.push(expr.assign(attr::EXPIRES_AT, number(expiry(ttl))));
-        }
-        (sets, vec![expr.name(attr::OWED_SHARD)])
-    }
-
-    async fn announcement_write(
-        &self,
-        client_id: &str,
-        update: String,
-        condition: String,
-        expr: Expression,
-    ) -> Result<bool, StoreError> {
-        let mut round_trips = 0;
-        match self
-            .conditional_update(client_id, update, condition, expr, &mut round_trips)
-            .await?
-        {
-            Attempt::Written => Ok(true),
-            Attempt::ConditionFailed(_) => Ok(false),
-        }
-    }
-}
-
-/// What an item says about announcements.
-pub fn snapshot_of(item: &Item) -> Snapshot {
-    let text = |name: &str| item.get(name).and_then(|value| value.as_s().ok());
-    let presence = |name: &str| match text(name).map(String::as_str) {
-        Some("Connected") => Some(Presence::Connected),
-        Some("Disconnected") => Some(Presence::Disconnected),
-        _ => None,
-    };
-    let announced = match (
-        presence(attr::ANNOUNCED_STATUS),
-        text(attr::ANNOUNCEMENT_ID),
-    ) {
-        (Some(status), Some(event_id)) => Some(Announced {
-            status,
-            event_id: event_id.clone(),
-            // As the conditions test it: present means pending.
-            pending: item.contains_key(attr::ANNOUNCEMENT_PENDING),
-        }),
-        _ => None,
-    };
-    Snapshot {
-        status: presence(attr::STATUS),
-        connect_time: number_attr(item, attr::CONNECT_TIME),
-        disconnect_time: number_attr(item, attr::DISCONNECT_TIME),
-        disconnect_recorded_at: number_attr(item, attr::DISCONNECT_RECORDED_AT),
-        announced,
-        announced_at: number_attr(item, attr::ANNOUNCED_AT),
-        revision: number_attr(item, attr::REVISION),
-        owed: item.contains_key(attr::OWED_SHARD),
-    }
-}
-
 /// Placeholders for an expression. DynamoDB rejects unused ones, so each is added only
 /// when the expression text uses it.
 #[derive(Default)]
-struct Expression {
+pub(crate) struct Expression {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
 }
 
 impl Expression {
-    fn name(&mut self, attribute: &str) -> String {
+    pub(crate) fn name(&mut self, attribute: &str) -> String {
         let placeholder = format!("#{attribute}");
         self.names.insert(placeholder.clone(), attribute.to_owned());
         placeholder
     }
 
-    fn value(&mut self, key: &str, value: AttributeValue) -> String {
+    pub(crate) fn value(&mut self, key: &str, value: AttributeValue) -> String {
         let placeholder = format!(":{key}");
         self.values.insert(placeholder.clone(), value);
         placeholder
     }
 
-    fn assign(&mut self, attribute: &str, value: AttributeValue) -> String {
+    pub(crate) fn assign(&mut self, attribute: &str, value: AttributeValue) -> String {
         format!(
             "{} = {}",
             self.name(attribute),
@@ -780,7 +577,7 @@ impl Expression {
         )
     }
 
-    /// [`crate::ordering::happened_after`]`(event, stored)` for the stored event of kind
+    /// [`crate::presence::ordering::happened_after`]`(event, stored)` for the stored event of kind
     /// `stored`, as a condition on the item (true when there is none).
     fn newer_than_stored(&mut self, event: &Mark, stored: Presence) -> String {
         let (version_attr, time_attr) = presence_attrs(stored);
@@ -810,7 +607,7 @@ impl Expression {
         format!("(attribute_not_exists({time}) OR {time} < {lo} OR ({time} <= {hi} AND {version_wins}))")
     }
 
-    fn unchanged(&mut self, revision: Option<u64>) -> String {
+    pub(crate) fn unchanged(&mut self, revision: Option<u64>) -> String {
         let client = self.name(attr::CLIENT_ID);
         let name = self.name(attr::REVISION);
         match revision {
@@ -837,14 +634,14 @@ pub fn status_shard_key(status: &str, shard: u32) -> String {
     format!("{status}#{shard}")
 }
 
-fn now() -> Duration {
+pub(crate) fn now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
 }
 
 /// Epoch seconds at which an item written now may expire.
-fn expiry(ttl: Duration) -> u64 {
+pub(crate) fn expiry(ttl: Duration) -> u64 {
     (now() + ttl).as_secs()
 }
 
@@ -884,7 +681,7 @@ fn decide_connect_failed(
     ConnectFailedDecision::Write { connected }
 }
 
-fn update_expression(sets: &[String], removes: &[String]) -> String {
+pub(crate) fn update_expression(sets: &[String], removes: &[String]) -> String {
     let mut clauses = Vec::new();
     if !sets.is_empty() {
         clauses.push(format!("SET {}", sets.join(", ")));

@@ -1,9 +1,9 @@
 //! Connectivity history: sessions and availability from a client's stored connects and
-//! disconnects. Pure: no I/O (the history table is [`crate::history_store`]).
+//! disconnects. Pure: no I/O (the history table is [`crate::history::store`]).
 //!
 //! Events reach the table in any order, duplicated, stamped to ±2 minutes, with
 //! `versionNumber` resetting after an hour offline. So the events are first put in the
-//! order of the status's own rule ([`crate::ordering::happened_after`]), which is exactly
+//! order of the status's own rule ([`crate::presence::ordering::happened_after`]), which is exactly
 //! "happened later" on any real history; sessions and uptime are read from that order.
 //! Nothing is invented: a connect without its disconnect is an open session, a disconnect
 //! whose connect never arrived is a session with no start, and time before a device's
@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::event::{Connected, Disconnected};
-use crate::ordering::{happened_after, Mark, Presence, RESET_WINDOW_MS};
+use crate::presence::event::{Connected, Disconnected};
+use crate::presence::ordering::{happened_after, Mark, Presence, RESET_WINDOW_MS};
 
 /// Stamps err by up to this much either way (the AWS IoT guide: about ±2 minutes).
 pub const MAX_STAMP_ERROR_MS: i64 = 2 * 60 * 1000;

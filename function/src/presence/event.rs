@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::ordering::{Mark, Presence};
+use crate::presence::ordering::{Mark, Presence};
 
 /// One lifecycle event. `eventType` selects the variant.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -176,11 +176,11 @@ mod tests {
     use serde_json::json;
 
     // The examples of the AWS IoT developer guide, "Lifecycle events".
-    const DOC_CONNECTED: &str = include_str!("../tests/fixtures/connected.json");
-    const DOC_DISCONNECTED: &str = include_str!("../tests/fixtures/disconnected.json");
-    const DOC_CONNECT_FAILED: &str = include_str!("../tests/fixtures/connect_failed.json");
-    const DOC_SUBSCRIBED: &str = include_str!("../tests/fixtures/subscribed.json");
-    const DOC_UNSUBSCRIBED: &str = include_str!("../tests/fixtures/unsubscribed.json");
+    const DOC_CONNECTED: &str = include_str!("../../tests/fixtures/connected.json");
+    const DOC_DISCONNECTED: &str = include_str!("../../tests/fixtures/disconnected.json");
+    const DOC_CONNECT_FAILED: &str = include_str!("../../tests/fixtures/connect_failed.json");
+    const DOC_SUBSCRIBED: &str = include_str!("../../tests/fixtures/subscribed.json");
+    const DOC_UNSUBSCRIBED: &str = include_str!("../../tests/fixtures/unsubscribed.json");
 
     #[test]
     fn parses_documented_connected() {

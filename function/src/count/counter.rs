@@ -1,5 +1,5 @@
 //! The counter's glue: the table's stream in, tallies and counter shards out
-//! ([`crate::counting`] decides, [`crate::counts`] writes); and, on its schedule, the
+//! ([`crate::count::decision`] decides, [`crate::count::table`] writes); and, on its schedule, the
 //! `ConnectedDevices` metric.
 //!
 //! Stream records are applied in order and the first failure stops the batch (Lambda
@@ -9,11 +9,11 @@
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::counting::Observed;
-use crate::counts::{Counts, CountsError, MAX_SHARDS};
-use crate::metrics::{emit, Directive, Metric, MetricsConfig};
-use crate::notifier::{item_of, BatchResponse, ItemFailure};
-use crate::store::{attr, number_attr, Item};
+use crate::count::decision::Observed;
+use crate::count::table::{Counts, CountsError, MAX_SHARDS};
+use crate::presence::store::{attr, number_attr, Item};
+use crate::shared::metrics::{emit, Directive, Metric, MetricsConfig};
+use crate::shared::stream::{item_of, BatchResponse, ItemFailure};
 
 pub const METRIC: &str = "ConnectedDevices";
 
