@@ -351,6 +351,9 @@ async fn mark_owed_marks_the_items_whose_announcement_lags() {
         if pending {
             item.insert("AnnouncementPending".into(), AttributeValue::Bool(true));
         }
+        // As the sample wrote it: no LastUpdateTime (the owed index's sort key); and an
+        // expiry from an earlier settlement.
+        item.insert("ExpiresAt".into(), AttributeValue::N("1900000000".into()));
         item
     };
     for item in [
@@ -381,6 +384,14 @@ async fn mark_owed_marks_the_items_whose_announcement_lags() {
     ] {
         let item = store.get(id).await.unwrap().unwrap();
         assert_eq!(item.contains_key("OwedShard"), owed, "{id}");
+        if owed {
+            // In the owed index, so the reconciler finds it; and it cannot expire while owed.
+            assert!(item.contains_key("LastUpdateTime"), "{id} is in the index");
+            assert!(
+                !item.contains_key("ExpiresAt"),
+                "{id} cannot expire while owed"
+            );
+        }
     }
     let again: Value =
         serde_json::from_str(&stdout(&connectivity(&table, &["mark-owed"]))).unwrap();

@@ -133,12 +133,17 @@ impl Store {
     /// connectivity events were turned on. Whether it marked the item.
     pub async fn mark_owed(&self, client_id: &str) -> Result<bool, StoreError> {
         let mut expr = Expression::default();
+        // Into the owed index, whose sort key items from before this release (the
+        // sample's) may lack; and never expiring while owed.
+        let updated = expr.name(attr::LAST_UPDATE_TIME);
+        let now = expr.value(attr::LAST_UPDATE_TIME, number(now().as_millis()));
         let update = format!(
-            "SET {}",
+            "SET {}, {updated} = if_not_exists({updated}, {now}) REMOVE {}",
             expr.assign(
                 attr::OWED_SHARD,
                 AttributeValue::S(owed_shard_key(client_id))
-            )
+            ),
+            expr.name(attr::EXPIRES_AT)
         );
         let condition = format!(
             "attribute_exists({}) AND attribute_not_exists({})",

@@ -6,6 +6,9 @@
 //! operator states if it disagrees ([`Settings::agreeing_with`]). Tags rather than an item:
 //! an item would be one more row in every scan, stream and count, under a key some client
 //! ID could take; tags are metadata that no reader of items ever sees.
+//!
+//! Over 500 lines because a third of it is the unit tests of parsing, encoding and the
+//! agreement check, kept beside the code they pin down.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

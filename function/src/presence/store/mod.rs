@@ -6,6 +6,9 @@
 //! [`decide`] says what to do, and a write guarded by the item's `Revision` applies it, so
 //! a concurrent writer can never be overwritten by a decision made on a state it changed.
 
+mod connect_failed;
+mod expression;
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,8 +18,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
 
-use crate::presence::event::{ConnectFailed, Connected, Disconnected};
+use crate::presence::event::{Connected, Disconnected};
 use crate::presence::ordering::{decide, Decision, Latest, Mark, Presence, RESET_WINDOW_MS};
+pub(crate) use expression::{update_expression, Expression};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -339,108 +343,6 @@ impl Store {
             .await
     }
 
-    /// Keeps the newest connect_failed of a known client (of any client when recording
-    /// unknown ones). Never changes Status, except that a client seen only failing to
-    /// connect reads as Disconnected rather than having no Status. With an item TTL, the
-    /// first write assumes the client is not connected (so the failure renews its
-    /// expiry); a connected client is written again without one.
-    pub async fn record_connect_failed(
-        &self,
-        event: &ConnectFailed,
-    ) -> Result<Recorded, StoreError> {
-        let mut round_trips = 0;
-        let mut expire = self.item_ttl.is_some();
-        for _ in 0..MAX_CONDITIONAL_WRITES {
-            let attempt = self
-                .write_connect_failed(event, expire, &mut round_trips)
-                .await?;
-            let written = match attempt {
-                Attempt::Written => Written::Applied,
-                Attempt::ConditionFailed(item) => match decide_connect_failed(
-                    item.as_ref(),
-                    event.timestamp,
-                    self.record_unknown_connect_failures,
-                ) {
-                    ConnectFailedDecision::Stale => Written::Stale,
-                    ConnectFailedDecision::UnknownClient => Written::UnknownClient,
-                    ConnectFailedDecision::Write { connected } => {
-                        expire = self.item_ttl.is_some() && !connected;
-                        continue;
-                    }
-                },
-            };
-            return Ok(Recorded {
-                written,
-                round_trips,
-            });
-        }
-        Err(StoreError::Contention {
-            client_id: event.client_id.clone(),
-            attempts: MAX_CONDITIONAL_WRITES,
-        })
-    }
-
-    async fn write_connect_failed(
-        &self,
-        event: &ConnectFailed,
-        expire: bool,
-        round_trips: &mut u32,
-    ) -> Result<Attempt, StoreError> {
-        let mut expr = Expression::default();
-        let mut sets = self.common_sets(&mut expr);
-        let status = expr.name(attr::STATUS);
-        let disconnected = expr.value(
-            "Disconnected",
-            AttributeValue::S(Presence::Disconnected.status().into()),
-        );
-        sets.push(format!(
-            "{status} = if_not_exists({status}, {disconnected})"
-        ));
-        let time = expr.name(attr::CONNECT_FAILED_TIME);
-        let event_time = expr.value(attr::CONNECT_FAILED_TIME, number(event.timestamp));
-        sets.push(format!("{time} = {event_time}"));
-        let mut removes = Vec::new();
-        match &event.connect_failure_reason {
-            Some(reason) => sets.push(expr.assign(
-                attr::CONNECT_FAILURE_REASON,
-                AttributeValue::S(reason.clone()),
-            )),
-            None => removes.push(expr.name(attr::CONNECT_FAILURE_REASON)),
-        }
-        let mut conditions = vec![format!(
-            "(attribute_not_exists({time}) OR {time} < {event_time})"
-        )];
-        if !self.record_unknown_connect_failures {
-            let client = expr.name(attr::CLIENT_ID);
-            conditions.push(format!("attribute_exists({client})"));
-        }
-        // With announcements, only the notifier's settlement sets the expiry: an item that
-        // owes an announcement must not expire.
-        if let Some(ttl) = self.item_ttl.filter(|_| !self.announcements) {
-            if expire {
-                sets.push(expr.assign(attr::EXPIRES_AT, number(expiry(ttl))));
-                conditions.push(format!(
-                    "(attribute_not_exists({status}) OR {status} = {disconnected})"
-                ));
-            } else {
-                let connected = expr.value(
-                    "Connected",
-                    AttributeValue::S(Presence::Connected.status().into()),
-                );
-                conditions.push(format!("{status} = {connected}"));
-            }
-        }
-        let update = update_expression(&sets, &removes);
-        self.conditional_update(
-            &event.client_id,
-            update,
-            conditions.join(" AND "),
-            expr,
-            round_trips,
-        )
-        .await
-    }
-
     /// Reads one client's item, strongly consistent.
     pub async fn get(&self, client_id: &str) -> Result<Option<Item>, StoreError> {
         let output = self
@@ -548,78 +450,6 @@ where
     }
 }
 
-/// Placeholders for an expression. DynamoDB rejects unused ones, so each is added only
-/// when the expression text uses it.
-#[derive(Default)]
-pub(crate) struct Expression {
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl Expression {
-    pub(crate) fn name(&mut self, attribute: &str) -> String {
-        let placeholder = format!("#{attribute}");
-        self.names.insert(placeholder.clone(), attribute.to_owned());
-        placeholder
-    }
-
-    pub(crate) fn value(&mut self, key: &str, value: AttributeValue) -> String {
-        let placeholder = format!(":{key}");
-        self.values.insert(placeholder.clone(), value);
-        placeholder
-    }
-
-    pub(crate) fn assign(&mut self, attribute: &str, value: AttributeValue) -> String {
-        format!(
-            "{} = {}",
-            self.name(attribute),
-            self.value(attribute, value)
-        )
-    }
-
-    /// [`crate::presence::ordering::happened_after`]`(event, stored)` for the stored event of kind
-    /// `stored`, as a condition on the item (true when there is none).
-    fn newer_than_stored(&mut self, event: &Mark, stored: Presence) -> String {
-        let (version_attr, time_attr) = presence_attrs(stored);
-        let version = self.name(version_attr);
-        let time = self.name(time_attr);
-        let lo = self.value(
-            "windowStart",
-            number(event.timestamp.saturating_sub(RESET_WINDOW_MS)),
-        );
-        let hi = self.value(
-            "windowEnd",
-            number(event.timestamp.saturating_add(RESET_WINDOW_MS)),
-        );
-        let event_version = self.value("eventVersion", number(event.version));
-        // Inside the window the higher version wins; equal versions follow rules 3 and 4
-        // of `happened_after`.
-        let version_wins = match (event.presence, stored) {
-            (Presence::Disconnected, Presence::Connected) => {
-                format!("{version} <= {event_version}")
-            }
-            (Presence::Connected, Presence::Disconnected) => format!("{version} < {event_version}"),
-            _ => {
-                let event_time = self.value("eventTime", number(event.timestamp));
-                format!("({version} < {event_version} OR ({version} = {event_version} AND {time} < {event_time}))")
-            }
-        };
-        format!("(attribute_not_exists({time}) OR {time} < {lo} OR ({time} <= {hi} AND {version_wins}))")
-    }
-
-    pub(crate) fn unchanged(&mut self, revision: Option<u64>) -> String {
-        let client = self.name(attr::CLIENT_ID);
-        let name = self.name(attr::REVISION);
-        match revision {
-            Some(revision) => {
-                let expected = self.value("expectedRevision", number(revision));
-                format!("attribute_exists({client}) AND {name} = {expected}")
-            }
-            None => format!("attribute_exists({client}) AND attribute_not_exists({name})"),
-        }
-    }
-}
-
 /// The status index shard of a client: the first 8 bytes of SHA-256(ClientID) as a
 /// big-endian integer, modulo `shards`. Stable across releases and languages, so any
 /// reader can compute it; uniform, so a storm spreads evenly.
@@ -643,53 +473,6 @@ pub(crate) fn now() -> Duration {
 /// Epoch seconds at which an item written now may expire.
 pub(crate) fn expiry(ttl: Duration) -> u64 {
     (now() + ttl).as_secs()
-}
-
-/// What to do with a connect failure whose conditional write failed, given the item as
-/// it is now.
-#[derive(Debug, PartialEq, Eq)]
-enum ConnectFailedDecision {
-    /// A failure as new or newer is stored.
-    Stale,
-    UnknownClient,
-    /// Write again, for a client that is (or is not) connected.
-    Write {
-        connected: bool,
-    },
-}
-
-fn decide_connect_failed(
-    item: Option<&Item>,
-    timestamp: i64,
-    record_unknown: bool,
-) -> ConnectFailedDecision {
-    let Some(item) = item else {
-        return if record_unknown {
-            ConnectFailedDecision::Write { connected: false }
-        } else {
-            ConnectFailedDecision::UnknownClient
-        };
-    };
-    if number_attr::<i64>(item, attr::CONNECT_FAILED_TIME).is_some_and(|stored| stored >= timestamp)
-    {
-        return ConnectFailedDecision::Stale;
-    }
-    let connected = item
-        .get(attr::STATUS)
-        .and_then(|status| status.as_s().ok())
-        .is_some_and(|status| status == Presence::Connected.status());
-    ConnectFailedDecision::Write { connected }
-}
-
-pub(crate) fn update_expression(sets: &[String], removes: &[String]) -> String {
-    let mut clauses = Vec::new();
-    if !sets.is_empty() {
-        clauses.push(format!("SET {}", sets.join(", ")));
-    }
-    if !removes.is_empty() {
-        clauses.push(format!("REMOVE {}", removes.join(", ")));
-    }
-    clauses.join(" ")
 }
 
 fn presence_attrs(presence: Presence) -> (&'static str, &'static str) {
@@ -736,15 +519,6 @@ fn latest_of(item: &Item) -> Latest {
 mod tests {
     use super::*;
 
-    fn item(status: &str, failed_at: Option<i64>) -> Item {
-        let mut item = Item::new();
-        item.insert(attr::STATUS.into(), AttributeValue::S(status.into()));
-        if let Some(at) = failed_at {
-            item.insert(attr::CONNECT_FAILED_TIME.into(), number(at));
-        }
-        item
-    }
-
     #[test]
     fn status_shards_are_stable_and_spread_evenly() {
         // Python: int.from_bytes(hashlib.sha256(b"device-1").digest()[:8], "big") % 32
@@ -760,27 +534,6 @@ mod tests {
         assert!(
             counts.iter().all(|&n| (850..=1150).contains(&n)),
             "{counts:?}"
-        );
-    }
-
-    #[test]
-    fn connect_failure_decisions() {
-        use ConnectFailedDecision::*;
-        assert_eq!(decide_connect_failed(None, 5, false), UnknownClient);
-        assert_eq!(
-            decide_connect_failed(None, 5, true),
-            Write { connected: false }
-        );
-        let connected = item("Connected", Some(3));
-        assert_eq!(
-            decide_connect_failed(Some(&connected), 5, false),
-            Write { connected: true }
-        );
-        assert_eq!(decide_connect_failed(Some(&connected), 3, false), Stale);
-        let disconnected = item("Disconnected", None);
-        assert_eq!(
-            decide_connect_failed(Some(&disconnected), 5, false),
-            Write { connected: false }
         );
     }
 }
