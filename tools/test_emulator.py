@@ -93,6 +93,19 @@ class EmulatorTest(unittest.TestCase):
         read = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
         self.assertEqual(read, policy)
 
+    def test_a_tables_tags_come_in_one_page(self) -> None:
+        dynamodb = self.client("dynamodb")
+        arn = dynamodb.create_table(
+            TableName="tagged",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            Tags=[{"Key": f"tag-{i:02}", "Value": str(i)} for i in range(14)],
+        )["TableDescription"]["TableArn"]
+        page = dynamodb.list_tags_of_resource(ResourceArn=arn)
+        self.assertEqual(len(page["Tags"]), 14)
+        self.assertNotIn("NextToken", page)
+
     def test_a_query_reads_only_its_partition(self) -> None:
         dynamodb = self.client("dynamodb")
         dynamodb.create_table(

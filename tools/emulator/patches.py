@@ -1,6 +1,6 @@
 """Patches to moto 5.2.5 (pinned in requirements.txt), and the order they are applied in.
 
-Five gaps of moto itself, each with a test in tools/test_emulator.py:
+Six gaps of moto itself, each with a test in tools/test_emulator.py:
 
 1. IoT tagging. ListTagsForResource / TagResource / UntagResource are not implemented,
    and the AWS provider retries the resulting error forever on aws_iot_topic_rule.
@@ -17,6 +17,10 @@ Five gaps of moto itself, each with a test in tools/test_emulator.py:
 5. A Query on a table's own partition key reads that partition. moto sorts every item of
    the table for each Query, so reading one device's history from a table of millions
    took seconds; DynamoDB reads only the partition. The answer is the same.
+6. ListTagsOfResource answers a table's tags in pages of 10, "to make testing easier";
+   DynamoDB answers them at once, and the AWS provider reads one page, so a table with
+   more than 10 tags planned a change on every plan. The patch answers all of them (a
+   table has at most 50).
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
 (iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
@@ -34,6 +38,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.iot.models import IoTBackend
 from moto.iot.responses import IoTResponse
 from moto.sqs.models import Queue
@@ -173,6 +178,13 @@ def patch_dynamodb_partition_query() -> None:
     Table.all_items = all_items
 
 
+def patch_dynamodb_tags_in_one_page() -> None:
+    def list_tags_of_resource(self: DynamoHandler) -> ActionResult:
+        return ActionResult({"Tags": self.dynamodb_backend.list_tags_of_resource(self.body["ResourceArn"])})
+
+    DynamoHandler.list_tags_of_resource = list_tags_of_resource
+
+
 def patch_sqs_redrive_policy_format() -> None:
     original = Queue.attributes
 
@@ -191,6 +203,7 @@ def apply_patches() -> None:
     patch_lambda_logging_config()
     patch_dynamodb_atomic_writes()
     patch_dynamodb_partition_query()
+    patch_dynamodb_tags_in_one_page()
     patch_sqs_redrive_policy_format()
 
 
