@@ -343,6 +343,8 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 		"TABLE_NAME":                 out["dynamodb_table_name"],
 		"IGNORED_CLIENT_ID_PREFIXES": "iotconsole",
 		"ITEM_TTL_SECONDS":           "7776000",
+		"HISTORY_TABLE_NAME":         out["history_table_name"],
+		"HISTORY_RETENTION_SECONDS":  "7776000",
 		"STATUS_INDEX_SHARDS":        "64",
 		"ANNOUNCEMENTS_ENABLED":      "true",
 		"METRICS_NAMESPACE":          "IoTDeviceConnectivity",

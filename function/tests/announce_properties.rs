@@ -70,10 +70,21 @@ enum Step {
         transition: Transition,
         revision: Option<u64>,
     },
+    /// Takes over an expired claim, on condition that nobody else did.
+    Resume {
+        event_id: String,
+        claimed_at: Option<i64>,
+        status: Presence,
+        settle: Option<(Option<u64>, Presence)>,
+    },
     Put {
         event_id: String,
         status: Presence,
         settle: Option<(Option<u64>, Presence)>,
+    },
+    /// The put failed, and the look said so: its claim is released.
+    Release {
+        event_id: String,
     },
     Confirm {
         event_id: String,
@@ -95,6 +106,8 @@ struct World {
     item: Item,
     /// (eventId, status) in the order put on the bus, duplicates included.
     bus: Vec<(String, Presence)>,
+    /// Per eventId, the confirmations that failed after their put: each may be put again.
+    unconfirmed: HashMap<String, usize>,
     queue: BinaryHeap<Reverse<(i64, u64)>>,
     tasks: HashMap<u64, Task>,
     next_id: u64,
@@ -111,6 +124,7 @@ impl World {
         Self {
             item: Item::default(),
             bus: Vec::new(),
+            unconfirmed: HashMap::new(),
             queue: BinaryHeap::new(),
             tasks: HashMap::new(),
             next_id: 0,
@@ -188,12 +202,33 @@ impl World {
                             schedule_waits: false,
                         }),
                     );
+                    // Passes overlap (an invocation outlasting the interval, a grace check
+                    // due at the same time): a second look at nearly the same moment.
+                    if self.rng.random_bool(0.5) {
+                        let when = now + self.rng.random_range(0..1_000);
+                        self.at(
+                            when,
+                            Task::Look(Step::Read {
+                                schedule_waits: false,
+                            }),
+                        );
+                    }
                 }
                 self.at(now + RECONCILE_MS, Task::Reconcile);
             }
             Task::Look(step) => {
                 if self.fails(now) {
-                    return; // this look failed at this step; the item stays as it is
+                    // A refused put is seen by its look, which releases the claim; any
+                    // other failure (a crash, a lost call) leaves the item as it is.
+                    if let Step::Confirm { event_id, .. } = &step {
+                        *self.unconfirmed.entry(event_id.clone()).or_default() += 1;
+                    }
+                    if let (Step::Put { event_id, .. }, true) = (&step, self.rng.random_bool(0.5)) {
+                        let when = self.later(now);
+                        let event_id = event_id.clone();
+                        self.at(when, Task::Look(Step::Release { event_id }));
+                    }
+                    return;
                 }
                 self.step(now, step);
             }
@@ -224,8 +259,9 @@ impl World {
                     Verdict::ResumePending => {
                         let announced = snapshot.announced.clone().expect("pending");
                         let status = self.item.pending_status.expect("pending detail");
-                        Some(Step::Put {
+                        Some(Step::Resume {
                             event_id: announced.event_id,
+                            claimed_at: snapshot.announced_at,
                             status,
                             settle: (snapshot.status == Some(announced.status))
                                 .then_some((snapshot.revision, announced.status)),
@@ -278,6 +314,38 @@ impl World {
                             schedule_waits: true,
                         }),
                     );
+                }
+            }
+            Step::Resume {
+                event_id,
+                claimed_at,
+                status,
+                settle,
+            } => {
+                let ours = self.item.announced.as_ref().is_some_and(|a| {
+                    a.pending && a.event_id == event_id && self.item.claimed_at == claimed_at
+                });
+                if ours {
+                    self.item.claimed_at = Some(now);
+                    let when = self.later(now);
+                    self.at(
+                        when,
+                        Task::Look(Step::Put {
+                            event_id,
+                            status,
+                            settle,
+                        }),
+                    );
+                }
+            }
+            Step::Release { event_id } => {
+                if self
+                    .item
+                    .announced
+                    .as_ref()
+                    .is_some_and(|a| a.pending && a.event_id == event_id)
+                {
+                    self.item.claimed_at = Some(0);
                 }
             }
             Step::Put {
@@ -440,6 +508,27 @@ proptest! {
         let world = simulate(seed, sessions, 0.0, lost, duplicated);
         assert_agrees(&world);
         prop_assert_eq!(world.bus.len(), seen(&world.bus).len(), "{:?}", world.bus);
+    }
+
+    /// With failures, an announcement is put again only after a put whose confirmation
+    /// failed: of the looks that find an expired claim, one takes it over.
+    #[test]
+    fn an_announcement_is_put_again_only_after_a_failed_confirmation(
+        seed in any::<u64>(),
+        sessions in 1usize..8,
+        failures in 0.0f64..0.5,
+        lost in 0.0f64..0.5,
+        duplicated in 0.0f64..0.5,
+    ) {
+        let world = simulate(seed, sessions, failures, lost, duplicated);
+        let mut puts: HashMap<&str, usize> = HashMap::new();
+        for (event_id, _) in &world.bus {
+            *puts.entry(event_id.as_str()).or_default() += 1;
+        }
+        for (event_id, count) in puts {
+            let again = world.unconfirmed.get(event_id).copied().unwrap_or(0);
+            prop_assert!(count <= 1 + again, "{} put {} times, {} unconfirmed", event_id, count, again);
+        }
     }
 
     /// With every stream record lost (and failures), the reconciler's passes alone

@@ -239,3 +239,73 @@ async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
     assert!(!stored.announced.unwrap().pending, "confirmed all the same");
     assert!(stored.owed, "still owed: looked at again");
 }
+
+/// Of the looks that find an expired claim, the one whose conditional write lands first
+/// takes it over; a released claim is taken over at once.
+#[tokio::test]
+async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
+    let client = emulator::client();
+    let table = emulator::create_table(&client, "announce-resume").await;
+    let store = Store::new(client.clone(), table.clone(), None);
+    let transition = Transition {
+        client_id: "dev".into(),
+        status: Presence::Connected,
+        at: 5,
+    };
+    let snapshot = Snapshot {
+        status: Some(Presence::Connected),
+        connect_time: Some(5),
+        revision: Some(4),
+        owed: true,
+        ..Snapshot::default()
+    };
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item_of("dev", &snapshot)))
+        .send()
+        .await
+        .unwrap();
+    assert!(store
+        .claim_announcement(&transition, "{}", Some(4))
+        .await
+        .unwrap());
+    let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
+    let id = transition.event_id();
+    // Two looks read the same expired claim; the first takes it over, the second cannot.
+    assert!(store
+        .resume_announcement("dev", &id, claimed_at)
+        .await
+        .unwrap());
+    assert!(!store
+        .resume_announcement("dev", &id, claimed_at)
+        .await
+        .unwrap());
+    assert!(!store
+        .resume_announcement("dev", "another", None)
+        .await
+        .unwrap());
+    // Its put failed: released, the next look finds it due at once.
+    assert!(store.release_announcement("dev", &id).await.unwrap());
+    let released = snapshot_of(&store.get("dev").await.unwrap().unwrap());
+    assert_eq!(released.announced_at, Some(0));
+    assert_eq!(
+        iot_connectivity::announcements::decision::look(
+            "dev",
+            &released,
+            0,
+            iot_connectivity::shared::metrics::now_ms() as i64
+        ),
+        iot_connectivity::announcements::decision::Verdict::ResumePending
+    );
+    // Once confirmed, nothing is pending: neither write applies.
+    store
+        .confirm_announcement("dev", &id, Some((Some(4), Presence::Connected)))
+        .await
+        .unwrap();
+    assert!(!store.release_announcement("dev", &id).await.unwrap());
+    assert!(!store
+        .resume_announcement("dev", &id, Some(0))
+        .await
+        .unwrap());
+}

@@ -23,10 +23,13 @@ use crate::presence::ordering::Presence;
 pub const MAX_DELAY_SECONDS: u64 = 900;
 
 /// How long a claimed announcement belongs to the look that claimed it: longer than that
-/// look's put and confirmation take (PutEvents with its retries, then one write). Within it,
-/// another look leaves the announcement alone instead of putting it a second time; after
-/// it, the claimer is taken to have failed and whoever looks next puts it.
-pub const PENDING_LEASE_MS: i64 = 20_000;
+/// look's batch can take before its put is confirmed (the other looks of its batch, at
+/// most 8 conditional writes of 3 s; PutEvents with its retries, at most about 28 s).
+/// Within it, another look leaves the announcement alone instead of putting it a second
+/// time; after it, the claimer is taken to have crashed, and the look that takes the claim
+/// over (a conditional write) puts it. A claimer whose put fails releases its claim at
+/// once, so an outage heals without waiting for the lease.
+pub const PENDING_LEASE_MS: i64 = 60_000;
 
 /// A status transition, named by the event that made it: the client's newest connect
 /// (for Connected) or newest disconnect (for Disconnected), by its timestamp.

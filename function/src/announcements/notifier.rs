@@ -361,6 +361,9 @@ impl Notifier {
                 Err(message) => {
                     error!(error = message, clientId = put.client_id, eventId = put.event_id,
                            "PutEvents failed: the pending announcement will be put again");
+                    if let Err(err) = self.store.release_announcement(&put.client_id, &put.event_id).await {
+                        warn!(error = %err, clientId = put.client_id, "claim not released: it is put again after its lease");
+                    }
                     Outcome::Failed
                 }
             };
@@ -406,6 +409,14 @@ impl Notifier {
                 }
                 Verdict::ResumePending => {
                     let announced = snapshot.announced.as_ref().expect("pending is announced");
+                    if !self
+                        .store
+                        .resume_announcement(client_id, &announced.event_id, snapshot.announced_at)
+                        .await?
+                    {
+                        // Another look took it over, or it was confirmed meanwhile.
+                        return Ok(Prepared::Done(Outcome::Waiting));
+                    }
                     let settle = (snapshot.status == Some(announced.status))
                         .then_some((snapshot.revision, announced.status));
                     return Ok(Prepared::Put(Put {

@@ -60,6 +60,60 @@ impl Store {
         .await
     }
 
+    /// Takes over the pending announcement `event_id`, whose claim was taken at
+    /// `claimed_at` and has outlived its lease: its `AnnouncedAt` becomes now, on condition
+    /// that nobody took it over meanwhile. So of several looks that find the same expired
+    /// claim, one puts it. Whether this look took it.
+    pub async fn resume_announcement(
+        &self,
+        client_id: &str,
+        event_id: &str,
+        claimed_at: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut expr = Expression::default();
+        let update = format!(
+            "SET {}",
+            expr.assign(attr::ANNOUNCED_AT, number(now().as_millis()))
+        );
+        let at = expr.name(attr::ANNOUNCED_AT);
+        let unchanged = match claimed_at {
+            Some(claimed_at) => format!("{at} = {}", expr.value("claimed", number(claimed_at))),
+            None => format!("attribute_not_exists({at})"),
+        };
+        let condition = format!(
+            "{} AND {unchanged}",
+            self.pending_condition(&mut expr, event_id)
+        );
+        self.announcement_write(client_id, update, condition, expr)
+            .await
+    }
+
+    /// Gives up the claim of `event_id` after its put failed, so that the next look (a
+    /// grace check, the reconciler) puts it at once rather than after the lease.
+    pub async fn release_announcement(
+        &self,
+        client_id: &str,
+        event_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut expr = Expression::default();
+        let update = format!("SET {}", expr.assign(attr::ANNOUNCED_AT, number(0)));
+        let condition = self.pending_condition(&mut expr, event_id);
+        self.announcement_write(client_id, update, condition, expr)
+            .await
+    }
+
+    /// `event_id` is the item's announcement, and still pending.
+    fn pending_condition(&self, expr: &mut Expression, event_id: &str) -> String {
+        let pending = expr.name(attr::ANNOUNCEMENT_PENDING);
+        format!(
+            "attribute_exists({pending}) AND {}",
+            expr.assign(
+                attr::ANNOUNCEMENT_ID,
+                AttributeValue::S(event_id.to_owned())
+            )
+        )
+    }
+
     /// Marks the announcement `event_id` as put. With `settle` (the revision at which the
     /// announcement agrees with the status, and that status), also removes the owed mark,
     /// on condition that the item is still at that revision; otherwise, or if it moved on,
