@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use iot_connectivity::presence::fleet::{Fleet, STATUS_INDEX};
 use iot_connectivity::presence::store::{status_shard, status_shard_key};
-use iot_connectivity::shared::fleet::{Fleet, STATUS_INDEX};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

@@ -4,19 +4,21 @@
 //! its glue, in that order:
 //!
 //! - [`presence`]: lifecycle event → the device's item (event model, ordering, store,
-//!   processor);
+//!   fleet reads through the status index, processor);
 //! - [`announcements`]: the item's status → `Device Connected` / `Device Disconnected` on
 //!   EventBridge (decision, store, notifier);
 //! - [`count`]: the item's status → the exact ConnectedDevices count (decision, counts
 //!   table, counter);
 //! - [`history`]: lifecycle event → every session kept, and availability computed
 //!   (sessions, store, report);
-//! - [`shared`]: AWS configuration, logging, metrics, deployment settings, fleet reads,
+//! - [`shared`]: AWS configuration, logging, metrics, deployment settings, stream batches,
 //!   dead letters;
 //! - [`roles`]: the Lambda roles of the one `bootstrap` binary, chosen by `_HANDLER`.
 //!
-//! Layers: a pure decision does no I/O; a store uses decisions, never glue; `shared` uses
-//! no pipeline; `presence` uses no later pipeline but `history`'s store, to keep each event.
+//! Layers: a pure decision does no I/O; a store uses decisions, never glue; glue (the
+//! processor, notifier, counter, roles) uses any store; `shared` uses no pipeline; and a
+//! pipeline's decisions and stores use no other pipeline's, except the presence event,
+//! ordering rule and item that announcements, count and history follow.
 
 pub mod announcements;
 pub mod count;

@@ -313,3 +313,61 @@ async fn list_for_longer_than_reads_only_what_has_not_changed_since() {
     let bad = connectivity(&table, &["list", "--for-longer-than", "a while"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The status at a window's start when the newest events before it were stamped out of
+/// order, and a session whose disconnect is stamped a little after the window's end.
+#[tokio::test]
+async fn the_edges_of_a_window_are_read_with_the_stamps_error() {
+    let (_, table, _, processor) = deployed("hist-edges", true).await;
+    let minute = 60_000;
+    for payload in [
+        // Long before the window: a session whose disconnect is stamped 90 s before its
+        // connect. The device has been offline since.
+        event("connected", "gw-skewed", 5, T - 10 * HOUR),
+        event("disconnected", "gw-skewed", 5, T - 10 * HOUR - 90_000),
+        // Inside the window: a session ending just after it, by its stamp.
+        event("connected", "gw-late", 2, T + 3 * HOUR),
+        event("disconnected", "gw-late", 2, T + 4 * HOUR + minute),
+    ] {
+        processor.process(&payload).await.unwrap();
+    }
+    let (since, until) = (rfc3339(T), rfc3339(T + 4 * HOUR));
+    let report: Value = serde_json::from_str(&stdout(&connectivity(
+        &table,
+        &[
+            "availability",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--client",
+            "gw-skewed",
+            "--client",
+            "gw-late",
+            "--format",
+            "json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(
+        report["devices"][0]["availabilityPercent"],
+        json!(0.0),
+        "offline all along: {report}"
+    );
+    assert_eq!(report["devices"][0]["observedMs"], json!(4 * HOUR));
+    assert_eq!(
+        report["devices"][1]["availabilityPercent"],
+        json!(100.0),
+        "{report}"
+    );
+    let late: Value = serde_json::from_str(
+        stdout(&connectivity(
+            &table,
+            &["history", "gw-late", "--since", &since, "--until", &until],
+        ))
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(late["state"], "closed", "its disconnect arrived: {late}");
+    assert_eq!(late["disconnectedAt"], rfc3339(T + 4 * HOUR + minute));
+}

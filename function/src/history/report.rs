@@ -7,13 +7,15 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::history::sessions::{Availability, Distribution, Session};
+use crate::history::sessions::{
+    availability, in_order, sessions, Availability, Distribution, HistoryEvent, Session,
+};
 
 /// A `--since` or `--until`: a duration back from `now_ms` (`7d`, `6h`, `90m`) or an
 /// RFC 3339 time (`2026-11-01T00:00:00Z`).
 pub fn parse_when(text: &str, now_ms: i64) -> Result<i64, String> {
     if let Ok(ago) = parse_duration(text) {
-        return Ok(now_ms - ago.as_millis() as i64);
+        return Ok(now_ms.saturating_sub(i64::try_from(ago.as_millis()).unwrap_or(i64::MAX)));
     }
     humantime::parse_rfc3339_weak(text)
         .map_err(|_| {
@@ -49,6 +51,43 @@ pub struct DeviceReport {
     pub client_id: String,
     pub sessions: Vec<Session>,
     pub availability: Availability,
+}
+
+/// The sessions that overlap the window: those ending in it or after, starting before its
+/// end. A session without an end (open, or its disconnect missing) counts as ending at
+/// the next session's start, or now.
+pub fn overlapping(all: Vec<Session>, since: i64, until: i64) -> Vec<Session> {
+    let starts: Vec<Option<i64>> = all
+        .iter()
+        .map(|s| s.connected_at.or(s.disconnected_at))
+        .collect();
+    all.into_iter()
+        .enumerate()
+        .filter(|(i, session)| {
+            let start = starts[*i].unwrap_or(i64::MIN);
+            let end = session
+                .disconnected_at
+                .or_else(|| starts.get(i + 1).copied().flatten())
+                .unwrap_or(i64::MAX);
+            end >= since && start < until
+        })
+        .map(|(_, session)| session)
+        .collect()
+}
+
+/// A device's report over `[since, until)` from its stored events, in any order.
+pub fn report_of(
+    client_id: String,
+    events: Vec<HistoryEvent>,
+    since: i64,
+    until: i64,
+) -> DeviceReport {
+    let ordered = in_order(events);
+    DeviceReport {
+        availability: availability(&ordered, since, until),
+        sessions: overlapping(sessions(&ordered), since, until),
+        client_id,
+    }
 }
 
 /// One session as JSON: times in RFC 3339 and ms, the halves that never arrived as null.
@@ -118,13 +157,14 @@ pub fn availability_json(device: &DeviceReport) -> Value {
 
 /// Devices' availability as CSV (RFC 4180 quoting), a header line first.
 pub fn availability_csv(devices: &[&DeviceReport]) -> String {
+    // RFC 4180: CRLF line breaks.
     let mut out =
-        String::from("client_id,availability_percent,connected_ms,observed_ms,sessions\n");
+        String::from("client_id,availability_percent,connected_ms,observed_ms,sessions\r\n");
     for device in devices {
         let quoted = format!("\"{}\"", device.client_id.replace('"', "\"\""));
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{quoted},{},{},{},{}",
+            "{quoted},{},{},{},{}\r\n",
             device
                 .availability
                 .percent()

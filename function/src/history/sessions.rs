@@ -215,7 +215,8 @@ impl Availability {
 /// Availability over `[since, until)` from events already [`in_order`], which should
 /// include the events before `since` that decide the status there (see [`LOOKBACK_MS`]).
 /// Status is what the table's rule says: that of the newest event so far. Each event
-/// takes effect at its stamp, or at the previous event's if skew put it earlier.
+/// takes effect at its stamp, or at the previous event's if skew put it earlier. Time
+/// between two events of the same kind (a half between them lost) is not observed.
 pub fn availability(ordered: &[HistoryEvent], since: i64, until: i64) -> Availability {
     let mut result = Availability::default();
     let mut clock = i64::MIN;
@@ -225,7 +226,13 @@ pub fn availability(ordered: &[HistoryEvent], since: i64, until: i64) -> Availab
         changes.push((clock, event.presence));
     }
     for (i, &(start, presence)) in changes.iter().enumerate() {
-        let end = changes.get(i + 1).map_or(until, |&(next, _)| next);
+        let next = changes.get(i + 1);
+        // Two connects (or disconnects) in a row: the half between them never arrived, so
+        // when the status changed in between is unknown, and that time is not counted.
+        if next.is_some_and(|&(_, following)| following == presence) {
+            continue;
+        }
+        let end = next.map_or(until, |&(next, _)| next);
         let overlap = (end.min(until) - start.max(since)).max(0);
         result.observed_ms += overlap;
         if presence == Presence::Connected {
@@ -337,6 +344,15 @@ mod tests {
                 (None, Some(9_000), false),
                 (Some(10_000), None, false),
             ]
+        );
+        // Between c1 and c2, and between d2 and d3, when the status changed is unknown:
+        // only c2-d2, d3-c4 and c4 onwards are observed.
+        assert_eq!(
+            availability(&ordered, 0, 12_000),
+            Availability {
+                connected_ms: 3_000,
+                observed_ms: 4_000
+            }
         );
     }
 

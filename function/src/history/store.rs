@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 
-use crate::history::sessions::{time_key, HistoryEvent, LOOKBACK_MS};
+use crate::history::sessions::{time_key, HistoryEvent, LOOKBACK_MS, MAX_STAMP_ERROR_MS};
 use crate::presence::ordering::Presence;
 use crate::presence::store::{error_message, number, number_attr, Item, StoreError};
 
@@ -132,8 +132,9 @@ impl HistoryStore {
     }
 
     /// A client's events that decide its sessions and status in `[since, until)`: those
-    /// stamped from [`LOOKBACK_MS`] before `since` to `until`, and the newest before that:
-    /// two Queries (more past 1 MB), so only the window is read, whatever the retention.
+    /// stamped from [`LOOKBACK_MS`] before `since` to the stamps' error after `until`, and
+    /// before that the newest ones (within the stamps' error of the newest): two Queries
+    /// in the common case, so only the window is read, whatever the retention.
     pub async fn client_events(
         &self,
         client_id: &str,
@@ -141,8 +142,12 @@ impl HistoryStore {
         until: i64,
     ) -> Result<ClientEvents, StoreError> {
         let from = time_key(since.saturating_sub(LOOKBACK_MS));
-        // '$' sorts after '#': every key stamped at `until` is included.
-        let to = format!("{}$", time_key(until));
+        // Up to the stamps' error past `until`: a disconnect stamped late still closes its
+        // session ('$' sorts after '#': every key stamped at the bound is included).
+        let to = format!(
+            "{}$",
+            time_key(until.saturating_add(2 * MAX_STAMP_ERROR_MS))
+        );
         let mut read = ClientEvents::default();
         let mut start = None;
         loop {
@@ -169,24 +174,40 @@ impl HistoryStore {
                 break;
             }
         }
-        let before = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#client = :client AND #key < :from")
-            .expression_attribute_names("#client", attr::CLIENT_ID)
-            .expression_attribute_names("#key", attr::EVENT_KEY)
-            .expression_attribute_values(":client", AttributeValue::S(client_id.to_owned()))
-            .expression_attribute_values(":from", AttributeValue::S(from))
-            .scan_index_forward(false)
-            .limit(1)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|err| self.error("Query", client_id, &err))?;
-        read.count(before.consumed_capacity());
-        read.events
-            .extend(before.items().iter().filter_map(history_event));
+        // Before the lookback: the newest event by stamp, and every event stamped within
+        // the stamps' error of it, since the rule may order one of those after it.
+        let mut start = None;
+        let mut newest: Option<i64> = None;
+        'before: loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#client = :client AND #key < :from")
+                .expression_attribute_names("#client", attr::CLIENT_ID)
+                .expression_attribute_names("#key", attr::EVENT_KEY)
+                .expression_attribute_values(":client", AttributeValue::S(client_id.to_owned()))
+                .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                .scan_index_forward(false)
+                .limit(4)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|err| self.error("Query", client_id, &err))?;
+            read.count(page.consumed_capacity());
+            for event in page.items().iter().filter_map(history_event) {
+                let first = *newest.get_or_insert(event.timestamp);
+                if event.timestamp < first - 2 * MAX_STAMP_ERROR_MS {
+                    break 'before;
+                }
+                read.events.push(event);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
         Ok(read)
     }
 

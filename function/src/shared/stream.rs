@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
-use crate::presence::store::Item;
+use crate::shared::Item;
 
 /// The answer Lambda reads with `ReportBatchItemFailures`.
 #[derive(Debug, Default, serde::Serialize, PartialEq, Eq)]

@@ -5,14 +5,19 @@ use std::io::IsTerminal;
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use futures::StreamExt;
-use iot_connectivity::history::report::{self, DeviceReport};
-use iot_connectivity::history::sessions::{
-    availability, distribution, in_order, sessions, Session,
-};
+use iot_connectivity::history::report::{self, report_of, DeviceReport};
+use iot_connectivity::history::sessions::distribution;
 use iot_connectivity::history::store::HistoryStore;
 use iot_connectivity::presence::store::{attr, StoreError};
 
 use crate::{Failure, Progress};
+
+/// How sessions are written.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SessionFormat {
+    Json,
+    Table,
+}
 
 /// How a listing is written.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,10 +30,11 @@ pub enum Format {
 /// The window `[since, until)` in ms, from the flags, or a clear error.
 pub fn window(since: &str, until: Option<&str>, now_ms: i64) -> Result<(i64, i64), Failure> {
     let since = report::parse_when(since, now_ms).map_err(|err| format!("--since: {err}"))?;
+    // Nothing is known of the future: a later --until is read as now.
     let until = match until {
-        Some(until) => {
-            report::parse_when(until, now_ms).map_err(|err| format!("--until: {err}"))?
-        }
+        Some(until) => report::parse_when(until, now_ms)
+            .map_err(|err| format!("--until: {err}"))?
+            .min(now_ms),
         None => now_ms,
     };
     if since >= until {
@@ -40,28 +46,6 @@ pub fn window(since: &str, until: Option<&str>, now_ms: i64) -> Result<(i64, i64
         .into());
     }
     Ok((since, until))
-}
-
-/// The sessions that overlap the window: those ending in it or after, starting before its
-/// end. A session without an end (open, or its disconnect missing) counts as ending at
-/// the next session's start, or now.
-fn overlapping(all: Vec<Session>, since: i64, until: i64) -> Vec<Session> {
-    let starts: Vec<Option<i64>> = all
-        .iter()
-        .map(|s| s.connected_at.or(s.disconnected_at))
-        .collect();
-    all.into_iter()
-        .enumerate()
-        .filter(|(i, session)| {
-            let start = starts[*i].unwrap_or(i64::MIN);
-            let end = session
-                .disconnected_at
-                .or_else(|| starts.get(i + 1).copied().flatten())
-                .unwrap_or(i64::MAX);
-            end >= since && start < until
-        })
-        .map(|(_, session)| session)
-        .collect()
 }
 
 /// One device's report over the window, and the requests and read units it took.
@@ -79,27 +63,13 @@ async fn device(
     ))
 }
 
-fn report_of(
-    client_id: String,
-    events: Vec<iot_connectivity::history::sessions::HistoryEvent>,
-    since: i64,
-    until: i64,
-) -> DeviceReport {
-    let ordered = in_order(events);
-    DeviceReport {
-        availability: availability(&ordered, since, until),
-        sessions: overlapping(sessions(&ordered), since, until),
-        client_id,
-    }
-}
-
 /// `connectivity history`: whether the device had any history in the window.
 pub async fn history(
     store: &HistoryStore,
     client_id: &str,
     since: i64,
     until: i64,
-    format: Option<Format>,
+    format: Option<SessionFormat>,
 ) -> Result<bool, Failure> {
     let (device, _, _) = device(store, client_id, since, until).await?;
     if device.sessions.is_empty() {
@@ -112,17 +82,16 @@ pub async fn history(
         return Ok(false);
     }
     match format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Table
+        SessionFormat::Table
     } else {
-        Format::Json
+        SessionFormat::Json
     }) {
-        Format::Table => print!("{}", report::sessions_table(&device.sessions)),
-        Format::Json => {
+        SessionFormat::Table => print!("{}", report::sessions_table(&device.sessions)),
+        SessionFormat::Json => {
             for session in &device.sessions {
                 println!("{}", report::session_json(client_id, session));
             }
         }
-        Format::Csv => return Err("history is written as json or table, not csv".into()),
     }
     Ok(true)
 }

@@ -16,12 +16,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 use iot_connectivity::count::table::Counts;
 use iot_connectivity::history::store::HistoryStore;
+use iot_connectivity::presence::fleet::{item_to_json, Fleet, STATUS_INDEX};
 use iot_connectivity::presence::ordering::Presence;
 use iot_connectivity::presence::processor::{operator_config, Processor};
 use iot_connectivity::presence::store::Store;
 use iot_connectivity::shared::aws::load_cli_aws_config;
 use iot_connectivity::shared::deployment::Stated;
-use iot_connectivity::shared::fleet::{item_to_json, Fleet, STATUS_INDEX};
 use iot_connectivity::shared::metrics::now_ms;
 use tokio::io::AsyncWriteExt;
 
@@ -71,7 +71,7 @@ enum Command {
         #[arg(long)]
         until: Option<String>,
         #[arg(long, value_enum)]
-        format: Option<history::Format>,
+        format: Option<history::SessionFormat>,
     },
     /// Uptime per device over a window (connected time over the time whose status is
     /// known) and the fleet's distribution (history_enabled)
@@ -231,7 +231,10 @@ async fn run(args: Args) -> Result<bool, Failure> {
             let unchanged_since = for_longer_than
                 .map(|text| {
                     iot_connectivity::history::report::parse_duration(&text)
-                        .map(|ago| now_ms() as i64 - ago.as_millis() as i64)
+                        .map(|ago| {
+                            (now_ms() as i64)
+                                .saturating_sub(i64::try_from(ago.as_millis()).unwrap_or(i64::MAX))
+                        })
                         .map_err(|err| format!("--for-longer-than: {err}"))
                 })
                 .transpose()?;
@@ -268,6 +271,16 @@ async fn run(args: Args) -> Result<bool, Failure> {
             html,
         } => {
             let (since, until) = history::window(&since, until.as_deref(), now_ms() as i64)?;
+            // --all lists the status table's clients: a device offline for longer than the
+            // item TTL has no item any more, and only its history would know it.
+            if let Some(ttl) = settings.item_ttl.filter(|_| clients.is_empty()) {
+                if (ttl.as_millis() as i64) < until - since {
+                    eprintln!(
+                        "connectivity: warning: the window is longer than the table's item TTL ({} s): devices offline for longer than that have no item and are not reported; name them with --client",
+                        ttl.as_secs()
+                    );
+                }
+            }
             let request = history::AvailabilityRequest {
                 since,
                 until,

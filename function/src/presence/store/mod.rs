@@ -9,7 +9,6 @@
 mod connect_failed;
 mod expression;
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -22,7 +21,7 @@ use crate::presence::event::{Connected, Disconnected};
 use crate::presence::ordering::{decide, Decision, Latest, Mark, Presence, RESET_WINDOW_MS};
 pub(crate) use expression::{update_expression, Expression};
 
-pub type Item = HashMap<String, AttributeValue>;
+pub use crate::shared::Item;
 
 /// Attribute names. The first seven are the original sample's and keep its meaning.
 pub mod attr {
