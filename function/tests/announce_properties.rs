@@ -49,6 +49,8 @@ impl Item {
             disconnect_recorded_at: self.disconnect_recorded_at,
             announced: self.announced.clone(),
             announced_at: self.claimed_at,
+            // Every look's write is answered here: no look holds a claim it was not told of.
+            claim: None,
             revision: (self.revision > 0).then_some(self.revision),
             owed: self.owed,
         }
@@ -281,7 +283,7 @@ impl World {
                 transition,
                 revision,
             } => {
-                if claimable(&self.item.snapshot(), &transition, revision) {
+                if claimable(&self.item.snapshot(), &transition, revision, "this look") {
                     // Decided on this very revision: the table says what is announced.
                     let shown = match transition.status {
                         Presence::Connected => self.item.latest.connect,

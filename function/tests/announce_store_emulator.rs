@@ -1,7 +1,9 @@
 //! The announcement writes against a real AWS API process (see `emulator`): the claim's
 //! condition expression agrees with the pure [`claimable`] on every kind of stored state,
 //! a confirmed announcement is no longer pending and, at the revision it was decided on,
-//! leaves nothing owed; settling needs the revision decided on and nothing pending.
+//! leaves nothing owed; settling needs the revision decided on and nothing pending; a
+//! claim or takeover written again by its look (the SDK retrying an attempt whose answer
+//! was lost) is still that look's.
 
 mod emulator;
 
@@ -56,6 +58,12 @@ fn item_of(client: &str, snapshot: &Snapshot) -> Item {
             );
         }
     }
+    if let Some(claim) = &snapshot.claim {
+        item.insert(
+            attr::ANNOUNCEMENT_CLAIM.into(),
+            AttributeValue::S(claim.clone()),
+        );
+    }
     item
 }
 
@@ -73,7 +81,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
     let table = emulator::create_table(&client, "announce").await;
     let store = Store::new(client.clone(), table.clone(), None);
     let mut rng = StdRng::seed_from_u64(11);
-    let (mut claimed, mut refused, mut settled) = (0, 0, 0);
+    let (mut claimed, mut refused, mut settled, mut retried) = (0, 0, 0, 0);
     for case in 0..300 {
         let id = format!("dev-{case}");
         let transition = Transition {
@@ -92,6 +100,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             disconnect_time: rng.random_bool(0.8).then(|| rng.random_range(1..4)),
             disconnect_recorded_at: None,
             announced_at: None,
+            claim: None,
             announced: rng.random_bool(0.7).then(|| {
                 let named = if rng.random_bool(0.3) {
                     &transition
@@ -107,6 +116,18 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             revision: rng.random_bool(0.9).then(|| rng.random_range(1..3)),
             owed: rng.random_bool(0.7),
         };
+        let mut snapshot = snapshot;
+        if snapshot.announced.as_ref().is_some_and(|a| a.pending) {
+            // Held by this look (an earlier attempt of the same write landed) or another.
+            snapshot.claim = Some(
+                if rng.random_bool(0.5) {
+                    "this look"
+                } else {
+                    "another look"
+                }
+                .into(),
+            );
+        }
         client
             .put_item()
             .table_name(&table)
@@ -139,9 +160,9 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             continue;
         }
 
-        let decided = claimable(&snapshot, &transition, decided_at);
+        let decided = claimable(&snapshot, &transition, decided_at, "this look");
         let held = store
-            .claim_announcement(&transition, "{}", decided_at)
+            .claim_announcement(&transition, "{}", decided_at, "this look")
             .await
             .unwrap();
         assert_eq!(
@@ -154,6 +175,9 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             continue;
         }
         claimed += 1;
+        if snapshot.claim.as_deref() == Some("this look") {
+            retried += 1;
+        }
         let stored = snapshot_of(&store.get(&id).await.unwrap().unwrap());
         assert_eq!(
             stored.announced,
@@ -175,14 +199,22 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             )
             .await
             .unwrap();
-        assert!(settles, "confirmed at the revision it was claimed at");
+        assert_eq!(
+            settles,
+            snapshot.revision == decided_at,
+            "settled only at the revision it was decided on"
+        );
         let stored = snapshot_of(&store.get(&id).await.unwrap().unwrap());
         assert!(!stored.announced.unwrap().pending, "confirmed");
-        assert!(!stored.owed, "settled");
+        assert_eq!(
+            stored.owed,
+            snapshot.owed && !settles,
+            "settled if it could be"
+        );
     }
     assert!(
-        claimed > 10 && refused > 10 && settled > 5,
-        "every outcome is exercised: {claimed} claimed, {refused} refused, {settled} settled"
+        claimed > 10 && refused > 10 && settled > 5 && retried > 2,
+        "every outcome is exercised: {claimed} claimed ({retried} again by their look), {refused} refused, {settled} settled"
     );
 }
 
@@ -213,7 +245,7 @@ async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
         .await
         .unwrap();
     assert!(store
-        .claim_announcement(&transition, "{}", Some(4))
+        .claim_announcement(&transition, "{}", Some(4), "first look")
         .await
         .unwrap());
     client
@@ -267,26 +299,34 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
         .await
         .unwrap();
     assert!(store
-        .claim_announcement(&transition, "{}", Some(4))
+        .claim_announcement(&transition, "{}", Some(4), "first look")
         .await
         .unwrap());
     let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
     let id = transition.event_id();
     // Two looks read the same expired claim; the first takes it over, the second cannot.
     assert!(store
-        .resume_announcement("dev", &id, claimed_at)
+        .resume_announcement("dev", &id, claimed_at, "second look")
         .await
         .unwrap());
     assert!(!store
-        .resume_announcement("dev", &id, claimed_at)
+        .resume_announcement("dev", &id, claimed_at, "third look")
         .await
         .unwrap());
     assert!(!store
-        .resume_announcement("dev", "another", None)
+        .resume_announcement("dev", "another", None, "third look")
+        .await
+        .unwrap());
+    // Only the claim's holder releases it.
+    assert!(!store
+        .release_announcement("dev", &id, "first look")
         .await
         .unwrap());
     // Its put failed: released, the next look finds it due at once.
-    assert!(store.release_announcement("dev", &id).await.unwrap());
+    assert!(store
+        .release_announcement("dev", &id, "second look")
+        .await
+        .unwrap());
     let released = snapshot_of(&store.get("dev").await.unwrap().unwrap());
     assert_eq!(released.announced_at, Some(0));
     assert_eq!(
@@ -303,9 +343,80 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
         .confirm_announcement("dev", &id, Some((Some(4), Presence::Connected)))
         .await
         .unwrap();
-    assert!(!store.release_announcement("dev", &id).await.unwrap());
     assert!(!store
-        .resume_announcement("dev", &id, Some(0))
+        .release_announcement("dev", &id, "second look")
         .await
         .unwrap());
+    assert!(!store
+        .resume_announcement("dev", &id, Some(0), "third look")
+        .await
+        .unwrap());
+}
+
+/// The SDK retries a write whose attempt timed out, and the attempt may have landed: the
+/// retry of a claim or a takeover must find it the look's own, or the announcement waits
+/// out the lease (a minute) with nobody putting it.
+#[tokio::test]
+async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
+    let client = emulator::client();
+    let table = emulator::create_table(&client, "announce-retried").await;
+    let store = Store::new(client.clone(), table.clone(), None);
+    let transition = Transition {
+        client_id: "dev".into(),
+        status: Presence::Connected,
+        at: 5,
+    };
+    let snapshot = Snapshot {
+        status: Some(Presence::Connected),
+        connect_time: Some(5),
+        revision: Some(4),
+        owed: true,
+        ..Snapshot::default()
+    };
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item_of("dev", &snapshot)))
+        .send()
+        .await
+        .unwrap();
+    for attempt in 1..=2 {
+        assert!(
+            store
+                .claim_announcement(&transition, "{}", Some(4), "first look")
+                .await
+                .unwrap(),
+            "attempt {attempt} of the claim"
+        );
+    }
+    assert!(!store
+        .claim_announcement(&transition, "{}", Some(4), "second look")
+        .await
+        .unwrap());
+    let id = transition.event_id();
+    let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
+    for attempt in 1..=2 {
+        assert!(
+            store
+                .resume_announcement("dev", &id, claimed_at, "second look")
+                .await
+                .unwrap(),
+            "attempt {attempt} of the takeover"
+        );
+    }
+    assert!(!store
+        .resume_announcement("dev", &id, claimed_at, "third look")
+        .await
+        .unwrap());
+    let stored = snapshot_of(&store.get("dev").await.unwrap().unwrap());
+    assert_eq!(stored.claim.as_deref(), Some("second look"));
+    store
+        .confirm_announcement("dev", &id, Some((Some(4), Presence::Connected)))
+        .await
+        .unwrap();
+    let confirmed = snapshot_of(&store.get("dev").await.unwrap().unwrap());
+    assert_eq!(
+        confirmed.claim, None,
+        "a confirmed announcement has no claim"
+    );
 }

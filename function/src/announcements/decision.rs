@@ -75,6 +75,8 @@ pub struct Snapshot {
     pub announced: Option<Announced>,
     /// Wall-clock ms at which the newest announcement was claimed.
     pub announced_at: Option<i64>,
+    /// The token of the look holding the pending announcement's claim.
+    pub claim: Option<String>,
     /// The item's optimistic-concurrency guard: every presence write changes it.
     pub revision: Option<u64>,
     /// Whether the item is in the owed-announcements index.
@@ -152,15 +154,28 @@ pub fn look(client_id: &str, item: &Snapshot, grace_ms: i64, now_ms: i64) -> Ver
 
 /// Whether the claim's condition holds: the item is still at the revision the verdict
 /// was made on, nothing is pending, and the last announcement said the other status (or
-/// there is none). [`crate::presence::store::Store::claim_announcement`] is this as a condition
-/// expression.
-pub fn claimable(item: &Snapshot, transition: &Transition, revision: Option<u64>) -> bool {
-    item.revision == revision
+/// there is none); or the look drawing `token` holds this claim already, because an
+/// earlier attempt of this same write landed although its answer was lost (a timeout),
+/// which must not leave the claim to wait out its lease.
+/// [`crate::presence::store::Store::claim_announcement`] is this as a condition expression.
+pub fn claimable(
+    item: &Snapshot,
+    transition: &Transition,
+    revision: Option<u64>,
+    token: &str,
+) -> bool {
+    let free = item.revision == revision
         && !item.announced.as_ref().is_some_and(|a| a.pending)
         && item
             .announced
             .as_ref()
-            .is_none_or(|a| a.status != transition.status)
+            .is_none_or(|a| a.status != transition.status);
+    let held = item.claim.as_deref() == Some(token)
+        && item
+            .announced
+            .as_ref()
+            .is_some_and(|a| a.event_id == transition.event_id());
+    free || held
 }
 
 /// Whether the delay before a grace check is due, at most SQS's maximum delay.
@@ -195,6 +210,7 @@ mod tests {
                 pending,
             }),
             announced_at: Some(0),
+            claim: announced.and_then(|(_, pending)| pending.then(|| "other look".to_owned())),
             revision: Some(3),
             owed: true,
         }
@@ -259,17 +275,30 @@ mod tests {
             Verdict::ResumePending
         );
         let reconnect = transition(Presence::Connected, 10);
-        assert!(!claimable(&pending, &reconnect, Some(3)));
+        assert!(!claimable(&pending, &reconnect, Some(3), "this look"));
     }
 
     #[test]
     fn a_claim_needs_the_revision_it_was_decided_on() {
         let returned = item(Presence::Connected, Some((Presence::Disconnected, false)));
         let reconnect = transition(Presence::Connected, 10);
-        assert!(claimable(&returned, &reconnect, Some(3)));
-        assert!(!claimable(&returned, &reconnect, Some(2)));
+        assert!(claimable(&returned, &reconnect, Some(3), "this look"));
+        assert!(!claimable(&returned, &reconnect, Some(2), "this look"));
         let said = item(Presence::Connected, Some((Presence::Connected, false)));
-        assert!(!claimable(&said, &reconnect, Some(3)), "alternation");
+        assert!(
+            !claimable(&said, &reconnect, Some(3), "this look"),
+            "alternation"
+        );
+    }
+
+    #[test]
+    fn a_claim_written_twice_by_its_look_is_still_that_looks() {
+        let reconnect = transition(Presence::Connected, 10);
+        let mut landed = item(Presence::Connected, Some((Presence::Connected, true)));
+        landed.claim = Some("this look".into());
+        landed.announced.as_mut().unwrap().event_id = reconnect.event_id();
+        assert!(claimable(&landed, &reconnect, Some(3), "this look"));
+        assert!(!claimable(&landed, &reconnect, Some(3), "another look"));
     }
 
     #[test]

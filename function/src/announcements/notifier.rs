@@ -22,11 +22,11 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::announcements::decision::{delay_seconds, look, Transition, Verdict};
+use crate::announcements::decision::{delay_seconds, look, Snapshot, Transition, Verdict};
 use crate::announcements::detail::{detail_of, detail_type, text};
 use crate::announcements::store::snapshot_of;
 use crate::presence::ordering::Presence;
-use crate::presence::store::{attr, Store, StoreError, OWED_INDEX};
+use crate::presence::store::{attr, Item, Store, StoreError, OWED_INDEX};
 use crate::shared::stream::{BatchResponse, ItemFailure};
 
 /// Settings read from the environment the module gives the notifier.
@@ -138,6 +138,8 @@ pub enum Outcome {
 struct Put {
     client_id: String,
     event_id: String,
+    /// The look's claim token, to release the claim if the put fails.
+    token: String,
     detail: String,
     /// The revision and status at which this announcement leaves nothing owed.
     settle: Option<(Option<u64>, Presence)>,
@@ -361,7 +363,7 @@ impl Notifier {
                 Err(message) => {
                     error!(error = message, clientId = put.client_id, eventId = put.event_id,
                            "PutEvents failed: the pending announcement will be put again");
-                    if let Err(err) = self.store.release_announcement(&put.client_id, &put.event_id).await {
+                    if let Err(err) = self.store.release_announcement(&put.client_id, &put.event_id, &put.token).await {
                         warn!(error = %err, clientId = put.client_id, "claim not released: it is put again after its lease");
                     }
                     Outcome::Failed
@@ -382,11 +384,21 @@ impl Notifier {
         schedule_waits: bool,
     ) -> Result<Prepared, NotifierError> {
         let grace_ms = self.config.grace_period.as_millis() as i64;
+        let token = claim_token();
+        // A claim or takeover whose every attempt failed may still have landed: the next
+        // read shows whether this look holds it, rather than leaving it to its lease.
+        let mut unsure = None;
         for _ in 0..MAX_ATTEMPTS {
             let Some(item) = self.store.get(client_id).await? else {
                 return Ok(Prepared::Done(Outcome::Gone));
             };
             let snapshot = snapshot_of(&item);
+            let pending = snapshot.announced.as_ref().is_some_and(|a| a.pending);
+            if unsure.is_some() && pending && snapshot.claim.as_deref() == Some(token.as_str()) {
+                return Ok(Prepared::Put(pending_put(
+                    client_id, &snapshot, &item, token,
+                )));
+            }
             match look(client_id, &snapshot, grace_ms, now_ms()) {
                 Verdict::Settled => {
                     let status = snapshot.status.unwrap_or(Presence::Disconnected);
@@ -409,43 +421,54 @@ impl Notifier {
                 }
                 Verdict::ResumePending => {
                     let announced = snapshot.announced.as_ref().expect("pending is announced");
-                    if !self
+                    match self
                         .store
-                        .resume_announcement(client_id, &announced.event_id, snapshot.announced_at)
-                        .await?
+                        .resume_announcement(
+                            client_id,
+                            &announced.event_id,
+                            snapshot.announced_at,
+                            &token,
+                        )
+                        .await
                     {
+                        Ok(true) => {
+                            return Ok(Prepared::Put(pending_put(
+                                client_id, &snapshot, &item, token,
+                            )))
+                        }
                         // Another look took it over, or it was confirmed meanwhile.
-                        return Ok(Prepared::Done(Outcome::Waiting));
+                        Ok(false) => return Ok(Prepared::Done(Outcome::Waiting)),
+                        Err(err) => unsure = Some(err),
                     }
-                    let settle = (snapshot.status == Some(announced.status))
-                        .then_some((snapshot.revision, announced.status));
-                    return Ok(Prepared::Put(Put {
-                        client_id: client_id.to_owned(),
-                        event_id: announced.event_id.clone(),
-                        detail: text(&item, attr::ANNOUNCEMENT_DETAIL).unwrap_or_default(),
-                        settle,
-                    }));
                 }
                 Verdict::Announce(transition) => {
                     let detail = detail_of(&item, &transition).to_string();
-                    if self
+                    match self
                         .store
-                        .claim_announcement(&transition, &detail, snapshot.revision)
-                        .await?
+                        .claim_announcement(&transition, &detail, snapshot.revision, &token)
+                        .await
                     {
-                        return Ok(Prepared::Put(Put {
-                            client_id: client_id.to_owned(),
-                            event_id: transition.event_id(),
-                            detail,
-                            settle: Some((snapshot.revision, transition.status)),
-                        }));
+                        Ok(true) => {
+                            return Ok(Prepared::Put(Put {
+                                client_id: client_id.to_owned(),
+                                event_id: transition.event_id(),
+                                token,
+                                detail,
+                                settle: Some((snapshot.revision, transition.status)),
+                            }))
+                        }
+                        Ok(false) => {}
+                        Err(err) => unsure = Some(err),
                     }
                 }
             }
         }
-        Err(NotifierError::Contention {
-            client_id: client_id.to_owned(),
-            attempts: MAX_ATTEMPTS,
+        Err(match unsure {
+            Some(err) => err.into(),
+            None => NotifierError::Contention {
+                client_id: client_id.to_owned(),
+                attempts: MAX_ATTEMPTS,
+            },
         })
     }
 
@@ -613,6 +636,39 @@ struct GraceCheck {
     client_id: String,
     /// Wall-clock ms after which the check is due (for the logs; the item decides).
     due_at: i64,
+}
+
+/// The pending announcement of `snapshot`, whose claim the look drawing `token` holds: to
+/// put, settling the item if the table still says what it announces.
+fn pending_put(client_id: &str, snapshot: &Snapshot, item: &Item, token: String) -> Put {
+    let announced = snapshot.announced.as_ref().expect("pending is announced");
+    Put {
+        client_id: client_id.to_owned(),
+        event_id: announced.event_id.clone(),
+        token,
+        detail: text(item, attr::ANNOUNCEMENT_DETAIL).unwrap_or_default(),
+        settle: (snapshot.status == Some(announced.status))
+            .then_some((snapshot.revision, announced.status)),
+    }
+}
+
+/// A token no other look draws: the execution environment's log stream (one per
+/// sandbox), the process, the clock and a counter, digested.
+fn claim_token() -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static DRAWN: AtomicU64 = AtomicU64::new(0);
+    let digest = Sha256::digest(format!(
+        "{}\n{}\n{}\n{}",
+        std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+        DRAWN.fetch_add(1, Ordering::Relaxed)
+    ));
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn now_ms() -> i64 {

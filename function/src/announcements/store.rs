@@ -16,15 +16,18 @@ use crate::presence::store::{
 /// notice them, the status index does not churn, and a verdict made at one revision can
 /// be written on condition that the revision is unchanged.
 impl Store {
-    /// Records `transition`'s announcement as pending, on condition that the item is at
-    /// `revision` (the state the verdict was made on), no other announcement is pending,
-    /// and the newest one said the other status (or there is none):
-    /// [`crate::announcements::decision::claimable`] as a condition. Whether the claim was recorded.
+    /// Records `transition`'s announcement as pending, held by the look drawing `token`,
+    /// on condition that the item is at `revision` (the state the verdict was made on), no
+    /// other announcement is pending, and the newest one said the other status (or there
+    /// is none); or that `token` holds it already (the SDK retried a timed-out attempt
+    /// that had landed): [`crate::announcements::decision::claimable`] as a condition.
+    /// Whether the claim is this look's.
     pub async fn claim_announcement(
         &self,
         transition: &Transition,
         detail: &str,
         revision: Option<u64>,
+        token: &str,
     ) -> Result<bool, StoreError> {
         let mut expr = Expression::default();
         let wanted = expr.value(
@@ -45,11 +48,18 @@ impl Store {
             ),
             expr.assign(attr::ANNOUNCEMENT_DETAIL, AttributeValue::S(detail.into())),
             expr.assign(attr::ANNOUNCED_AT, number(now().as_millis())),
+            expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
         ];
         let condition = format!(
-            "{} AND attribute_not_exists({pending}) \
-             AND (attribute_not_exists({announced}) OR {announced} <> {wanted})",
-            expr.unchanged(revision)
+            "({} AND attribute_not_exists({pending}) \
+             AND (attribute_not_exists({announced}) OR {announced} <> {wanted})) \
+             OR ({} AND {})",
+            expr.unchanged(revision),
+            expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
+            expr.assign(
+                attr::ANNOUNCEMENT_ID,
+                AttributeValue::S(transition.event_id())
+            ),
         );
         self.announcement_write(
             &transition.client_id,
@@ -61,19 +71,22 @@ impl Store {
     }
 
     /// Takes over the pending announcement `event_id`, whose claim was taken at
-    /// `claimed_at` and has outlived its lease: its `AnnouncedAt` becomes now, on condition
-    /// that nobody took it over meanwhile. So of several looks that find the same expired
-    /// claim, one puts it. Whether this look took it.
+    /// `claimed_at` and has outlived its lease (or was released): its `AnnouncedAt` becomes
+    /// now and its claim `token`'s, on condition that nobody took it over meanwhile (or
+    /// that `token` did, in an earlier attempt of this write). So of several looks that
+    /// find the same expired claim, one puts it. Whether this look holds it.
     pub async fn resume_announcement(
         &self,
         client_id: &str,
         event_id: &str,
         claimed_at: Option<i64>,
+        token: &str,
     ) -> Result<bool, StoreError> {
         let mut expr = Expression::default();
         let update = format!(
-            "SET {}",
-            expr.assign(attr::ANNOUNCED_AT, number(now().as_millis()))
+            "SET {}, {}",
+            expr.assign(attr::ANNOUNCED_AT, number(now().as_millis())),
+            expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into()))
         );
         let at = expr.name(attr::ANNOUNCED_AT);
         let unchanged = match claimed_at {
@@ -81,23 +94,34 @@ impl Store {
             None => format!("attribute_not_exists({at})"),
         };
         let condition = format!(
-            "{} AND {unchanged}",
-            self.pending_condition(&mut expr, event_id)
+            "{} AND ({unchanged} OR {})",
+            self.pending_condition(&mut expr, event_id),
+            expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
         );
         self.announcement_write(client_id, update, condition, expr)
             .await
     }
 
-    /// Gives up the claim of `event_id` after its put failed, so that the next look (a
-    /// grace check, the reconciler) puts it at once rather than after the lease.
+    /// Gives up this look's (`token`'s) claim of `event_id` after its put failed, so that
+    /// the next look (a grace check, the reconciler) puts it at once rather than after the
+    /// lease.
     pub async fn release_announcement(
         &self,
         client_id: &str,
         event_id: &str,
+        token: &str,
     ) -> Result<bool, StoreError> {
         let mut expr = Expression::default();
-        let update = format!("SET {}", expr.assign(attr::ANNOUNCED_AT, number(0)));
-        let condition = self.pending_condition(&mut expr, event_id);
+        let update = format!(
+            "SET {} REMOVE {}",
+            expr.assign(attr::ANNOUNCED_AT, number(0)),
+            expr.name(attr::ANNOUNCEMENT_CLAIM)
+        );
+        let condition = format!(
+            "{} AND {}",
+            self.pending_condition(&mut expr, event_id),
+            expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
+        );
         self.announcement_write(client_id, update, condition, expr)
             .await
     }
@@ -131,6 +155,7 @@ impl Store {
             removes.extend([
                 expr.name(attr::ANNOUNCEMENT_PENDING),
                 expr.name(attr::ANNOUNCEMENT_DETAIL),
+                expr.name(attr::ANNOUNCEMENT_CLAIM),
             ]);
             let condition = format!(
                 "{} = {} AND {}",
@@ -150,6 +175,7 @@ impl Store {
         let removes = [
             expr.name(attr::ANNOUNCEMENT_PENDING),
             expr.name(attr::ANNOUNCEMENT_DETAIL),
+            expr.name(attr::ANNOUNCEMENT_CLAIM),
         ];
         let condition = format!(
             "{} = {}",
@@ -267,6 +293,7 @@ pub fn snapshot_of(item: &Item) -> Snapshot {
         disconnect_recorded_at: number_attr(item, attr::DISCONNECT_RECORDED_AT),
         announced,
         announced_at: number_attr(item, attr::ANNOUNCED_AT),
+        claim: text(attr::ANNOUNCEMENT_CLAIM).cloned(),
         revision: number_attr(item, attr::REVISION),
         owed: item.contains_key(attr::OWED_SHARD),
     }

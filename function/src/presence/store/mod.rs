@@ -60,6 +60,9 @@ pub mod attr {
     pub const ANNOUNCEMENT_DETAIL: &str = "AnnouncementDetail";
     /// Wall-clock ms at which the newest announcement was recorded.
     pub const ANNOUNCED_AT: &str = "AnnouncedAt";
+    /// The token of the look holding the pending announcement's claim, so that a claim
+    /// written again after its first attempt landed unseen is still that look's.
+    pub const ANNOUNCEMENT_CLAIM: &str = "AnnouncementClaim";
     /// `Owed#<shard>` while the item may owe an announcement (events_enabled): the key of
     /// the sparse index the reconciler reads. Set by every presence write, removed by the
     /// notifier once the last announcement agrees with the status.
