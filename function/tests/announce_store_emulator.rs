@@ -75,6 +75,36 @@ fn presence(rng: &mut StdRng) -> Presence {
     }
 }
 
+/// A table holding "dev", Connected by its connect at 5, at revision 4, owed.
+async fn connected_at_revision_4(table_prefix: &str) -> (aws_sdk_dynamodb::Client, String, Store) {
+    let client = emulator::client();
+    let table = emulator::create_table(&client, table_prefix).await;
+    let store = Store::new(client.clone(), table.clone(), None);
+    let snapshot = Snapshot {
+        status: Some(Presence::Connected),
+        connect_time: Some(5),
+        revision: Some(4),
+        owed: true,
+        ..Snapshot::default()
+    };
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item_of("dev", &snapshot)))
+        .send()
+        .await
+        .unwrap();
+    (client, table, store)
+}
+
+fn connect_at_5() -> Transition {
+    Transition {
+        client_id: "dev".into(),
+        status: Presence::Connected,
+        at: 5,
+    }
+}
+
 #[tokio::test]
 async fn the_claim_condition_agrees_with_the_pure_decision() {
     let client = emulator::client();
@@ -222,28 +252,8 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
 /// item marked, so it is looked at again.
 #[tokio::test]
 async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
-    let client = emulator::client();
-    let table = emulator::create_table(&client, "announce-moved").await;
-    let store = Store::new(client.clone(), table.clone(), None);
-    let transition = Transition {
-        client_id: "dev".into(),
-        status: Presence::Connected,
-        at: 5,
-    };
-    let snapshot = Snapshot {
-        status: Some(Presence::Connected),
-        connect_time: Some(5),
-        revision: Some(4),
-        owed: true,
-        ..Snapshot::default()
-    };
-    client
-        .put_item()
-        .table_name(&table)
-        .set_item(Some(item_of("dev", &snapshot)))
-        .send()
-        .await
-        .unwrap();
+    let (client, table, store) = connected_at_revision_4("announce-moved").await;
+    let transition = connect_at_5();
     assert!(store
         .claim_announcement(&transition, "{}", Some(4), "first look")
         .await
@@ -276,28 +286,8 @@ async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
 /// takes it over; a released claim is taken over at once.
 #[tokio::test]
 async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
-    let client = emulator::client();
-    let table = emulator::create_table(&client, "announce-resume").await;
-    let store = Store::new(client.clone(), table.clone(), None);
-    let transition = Transition {
-        client_id: "dev".into(),
-        status: Presence::Connected,
-        at: 5,
-    };
-    let snapshot = Snapshot {
-        status: Some(Presence::Connected),
-        connect_time: Some(5),
-        revision: Some(4),
-        owed: true,
-        ..Snapshot::default()
-    };
-    client
-        .put_item()
-        .table_name(&table)
-        .set_item(Some(item_of("dev", &snapshot)))
-        .send()
-        .await
-        .unwrap();
+    let (_, _, store) = connected_at_revision_4("announce-resume").await;
+    let transition = connect_at_5();
     assert!(store
         .claim_announcement(&transition, "{}", Some(4), "first look")
         .await
@@ -358,28 +348,8 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
 /// out the lease (a minute) with nobody putting it.
 #[tokio::test]
 async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
-    let client = emulator::client();
-    let table = emulator::create_table(&client, "announce-retried").await;
-    let store = Store::new(client.clone(), table.clone(), None);
-    let transition = Transition {
-        client_id: "dev".into(),
-        status: Presence::Connected,
-        at: 5,
-    };
-    let snapshot = Snapshot {
-        status: Some(Presence::Connected),
-        connect_time: Some(5),
-        revision: Some(4),
-        owed: true,
-        ..Snapshot::default()
-    };
-    client
-        .put_item()
-        .table_name(&table)
-        .set_item(Some(item_of("dev", &snapshot)))
-        .send()
-        .await
-        .unwrap();
+    let (_, _, store) = connected_at_revision_4("announce-retried").await;
+    let transition = connect_at_5();
     for attempt in 1..=2 {
         assert!(
             store

@@ -363,9 +363,7 @@ impl Notifier {
                 Err(message) => {
                     error!(error = message, clientId = put.client_id, eventId = put.event_id,
                            "PutEvents failed: the pending announcement will be put again");
-                    if let Err(err) = self.store.release_announcement(&put.client_id, &put.event_id, &put.token).await {
-                        warn!(error = %err, clientId = put.client_id, "claim not released: it is put again after its lease");
-                    }
+                    self.release(put).await;
                     Outcome::Failed
                 }
             };
@@ -521,6 +519,27 @@ impl Notifier {
             .await
         {
             warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "grace check not backed off");
+        }
+    }
+
+    /// Releases the claim of a put that failed, tried as often as a put: a claim left held
+    /// waits out its lease, a minute after the outage that failed the put has ended.
+    async fn release(&self, put: &Put) {
+        for attempt in 0..PUT_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            match self
+                .store
+                .release_announcement(&put.client_id, &put.event_id, &put.token)
+                .await
+            {
+                Ok(_) => return,
+                Err(err) if attempt + 1 == PUT_ATTEMPTS => {
+                    warn!(error = %err, clientId = put.client_id, "claim not released: it is put again after its lease");
+                }
+                Err(_) => {}
+            }
         }
     }
 
