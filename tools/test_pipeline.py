@@ -345,6 +345,40 @@ class PipelineTest(EmulatorProcessTest):
         scheduled = self.messages(schedule_sink)
         self.assertTrue(all(e["detail-type"] == "Scheduled Event" for e in scheduled), "a schedule matches no put event")
 
+    def test_a_scaled_schedule_runs_no_more_passes_at_once_than_aws_would(self) -> None:
+        # Each invocation takes 2 s; the schedule fires every 1.2 s. With a 5 s timeout and
+        # a one-minute period AWS runs one at a time: each starts after the last ended.
+        sink_url, sink_arn = self.queue()
+        name, _ = self.function(
+            [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": sink_arn}],
+            Environment={"Variables": {"SINK_QUEUE_URL": sink_url}},
+        )
+        events = self.client("events")
+        rule_arn = events.put_rule(Name=f"slow-{name}", ScheduleExpression="rate(1 minute)")["RuleArn"]
+        constant = json.dumps({"sleep": 2, "detail-type": "Scheduled Event", "resources": [rule_arn]})
+        events.put_targets(
+            Rule=f"slow-{name}",
+            Targets=[{"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}", "Input": constant}],
+        )
+        self.client("lambda").add_permission(
+            FunctionName=name, StatementId="events", Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com", SourceArn=rule_arn,
+        )
+        sent = []
+        deadline = time.monotonic() + 20
+        sqs = self.client("sqs")
+        while len(sent) < 4 and time.monotonic() < deadline:
+            answer = sqs.receive_message(QueueUrl=sink_url, MaxNumberOfMessages=10, AttributeNames=["SentTimestamp"])
+            for message in answer.get("Messages", []):
+                sent.append(int(message["Attributes"]["SentTimestamp"]))
+                sqs.delete_message(QueueUrl=sink_url, ReceiptHandle=message["ReceiptHandle"])
+            time.sleep(0.2)
+        events.remove_targets(Rule=f"slow-{name}", Ids=["fn"])
+        self.assertGreaterEqual(len(sent), 4, "the schedule kept firing")
+        sent.sort()
+        gaps = [later - earlier for earlier, later in zip(sent, sent[1:])]
+        self.assertGreaterEqual(min(gaps), 1900, f"one invocation at a time: ms between ends {gaps}")
+
     def test_a_schedule_needs_the_functions_permission(self) -> None:
         _, sink_url = self.scheduled_function(permit=False)
         time.sleep(4)  # three periods

@@ -44,9 +44,10 @@ class AsyncInvoker:
         self.retry_delays = _retry_delays()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="async-invoke")
 
-    def submit(self, function, payload: bytes, source: str) -> str:
+    def submit(self, function, payload: bytes, source: str, on_done=None) -> str:
         """Queues the event from `source` (faults.SOURCES); returns the request ID the
-        Invoke response carries."""
+        Invoke response carries. `on_done()` runs once the event is finished with
+        (succeeded, failed for good, or dropped)."""
         event = {
             "request_id": str(uuid.uuid4()),
             "account": function.account_id,
@@ -56,6 +57,7 @@ class AsyncInvoker:
             "source": source,
             "queued_at": time.time(),
             "attempts": 0,
+            "on_done": on_done,
         }
         tracker.begin()
         self._pool.submit(self._attempt, event)
@@ -66,14 +68,14 @@ class AsyncInvoker:
             self._run(event)
         except Exception:  # never lose track of an event
             log.exception("asynchronous invocation %s failed in the emulator", event["request_id"])
-            tracker.end()
+            _done(event)
 
     def _run(self, event: dict) -> None:
         try:
             function = lambda_backends[event["account"]][event["region"]].get_function(event["arn"])
         except Exception:
             log.warning("function %s is gone; event %s dropped", event["arn"], event["request_id"])
-            tracker.end()
+            _done(event)
             return
         config = _invoke_config(function)
         max_age = config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE_S)
@@ -112,7 +114,7 @@ class AsyncInvoker:
             if destination:
                 self._deliver(function, event, result, condition, destination)
         finally:
-            tracker.end()
+            _done(event)
 
     def _deliver(self, function, event: dict, result, condition: str | None, destination: str) -> None:
         record = {
@@ -137,6 +139,14 @@ class AsyncInvoker:
         if failure:
             # Lambda only counts these in the DestinationDeliveryFailures metric.
             log.error("%s: DestinationDeliveryFailures: %s", function.function_name, failure)
+
+
+def _done(event: dict) -> None:
+    try:
+        if event["on_done"] is not None:
+            event["on_done"]()
+    finally:
+        tracker.end()
 
 
 def _invoke_config(function) -> dict:

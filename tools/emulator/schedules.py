@@ -13,7 +13,11 @@ constant `Input`), and only when the function's resource policy lets
 EventBridge's FailedInvocations would count it. Other targets stay moto's.
 
 `EMULATOR_SCHEDULE_TIME_SCALE` (default 1) multiplies every period, so that a test can
-see `rate(1 minute)` fire every few seconds. Cron expressions, `InputPath`,
+see `rate(1 minute)` fire every few seconds. Scaled, a firing is skipped while a target
+still runs as many invocations of the schedule as the unscaled period allows (the
+function's timeout over the period, at least one): the scale shortens the wait between
+firings, not the invocations, and without this a one-minute pass of a `rate(1 minute)`
+schedule at scale 0.05 would run twenty at once, where AWS runs one or two. Cron expressions, `InputPath`,
 `InputTransformer`, target retry policies and dead-letter queues are not emulated.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -70,6 +75,8 @@ class Scheduler:
         self.interval_s = interval_s
         self.scale = float(os.environ.get("EMULATOR_SCHEDULE_TIME_SCALE", "1"))
         self._due: dict[str, float] = {}
+        self._running: dict[tuple[str, str], int] = {}
+        self._running_lock = threading.Lock()
         self._unsupported: set[str] = set()
         self._stop = threading.Event()
         threading.Thread(target=self._loop, name="schedules", daemon=True).start()
@@ -126,11 +133,12 @@ class Scheduler:
             log.warning("%s: target %s: InputPath and InputTransformer are not emulated", rule.arn, target.get("Id"))
             return
         payload = target["Input"] if target.get("Input") else json.dumps(event, default=str)
-        why = self._invoke(rule, target["Arn"], payload.encode())
+        why = self._invoke(rule, target, payload.encode())
         if why:
             log.error("%s: FailedInvocations: %s", rule.arn, why)
 
-    def _invoke(self, rule, function_arn: str, payload: bytes) -> str | None:
+    def _invoke(self, rule, target: dict, payload: bytes) -> str | None:
+        function_arn = target["Arn"]
         region, account = function_arn.split(":")[3], function_arn.split(":")[4]
         try:
             function = lambda_backends[account][region].get_function(function_arn)
@@ -138,7 +146,22 @@ class Scheduler:
             return f"function {function_arn} does not exist"
         if not iam.lambda_permission_allows(function, "events.amazonaws.com", rule.arn, rule.account_id):
             return f"no resource policy statement of {function_arn} lets events.amazonaws.com invoke it for {rule.arn}"
-        self.invoker.submit(function, payload, "events")
+        on_done = None
+        period = period_seconds(rule.scheduled_expression) if rule.scheduled_expression else None
+        if period is not None and self.scale != 1:
+            key = (rule.arn, target.get("Id", function_arn))
+            allowed = max(1, math.ceil(float(getattr(function, "timeout", 3) or 3) / period))
+            with self._running_lock:
+                if self._running.get(key, 0) >= allowed:
+                    log.debug("%s: firing skipped, %d invocation(s) of target %s still run", rule.arn, allowed, key[1])
+                    return None
+                self._running[key] = self._running.get(key, 0) + 1
+
+            def on_done() -> None:
+                with self._running_lock:
+                    self._running[key] -= 1
+
+        self.invoker.submit(function, payload, "events", on_done=on_done)
         return None
 
 
