@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 	"github.com/gruntwork-io/terratest/modules/retry"
 	"github.com/gruntwork-io/terratest/modules/terraform"
@@ -646,10 +648,30 @@ func assertAnnouncements(t *testing.T, cfg aws.Config, where string, out map[str
 // takeMessages receives and deletes what a queue holds now.
 func takeMessages(t *testing.T, cfg aws.Config, queueURL string) []map[string]any {
 	t.Helper()
+	var bodies []map[string]any
+	for _, message := range takeSentMessages(t, cfg, queueURL) {
+		bodies = append(bodies, message.body)
+	}
+	return bodies
+}
+
+// sentMessage is a message's JSON body and when SQS received it (SentTimestamp): when an
+// EventBridge target delivered it, whenever the test reads it.
+type sentMessage struct {
+	body map[string]any
+	sent time.Time
+}
+
+// takeSentMessages receives and deletes every message the queue holds now.
+func takeSentMessages(t *testing.T, cfg aws.Config, queueURL string) []sentMessage {
+	t.Helper()
 	client := sqs.NewFromConfig(cfg)
-	var messages []map[string]any
+	var messages []sentMessage
 	for {
-		received, err := client.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10})
+		received, err := client.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameSentTimestamp},
+		})
 		require.NoError(t, err)
 		if len(received.Messages) == 0 {
 			return messages
@@ -657,8 +679,10 @@ func takeMessages(t *testing.T, cfg aws.Config, queueURL string) []map[string]an
 		for _, message := range received.Messages {
 			var body map[string]any
 			require.NoError(t, json.Unmarshal([]byte(aws.ToString(message.Body)), &body))
-			messages = append(messages, body)
-			_, err := client.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: message.ReceiptHandle})
+			sentMs, err := strconv.ParseInt(message.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)], 10, 64)
+			require.NoError(t, err, "SentTimestamp of a message")
+			messages = append(messages, sentMessage{body: body, sent: time.UnixMilli(sentMs)})
+			_, err = client.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: message.ReceiptHandle})
 			require.NoError(t, err)
 		}
 	}

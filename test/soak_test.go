@@ -106,19 +106,19 @@ func assertAnnouncementsUnderFaults(t *testing.T, cfg aws.Config, where, deploym
 	recovered := time.Now()
 
 	table := out["dynamodb_table_name"]
-	arrivals := map[string]time.Time{} // eventId -> first arrival
+	arrivals := map[string]time.Time{} // eventId -> first delivery to the queue
 	received := map[string][]map[string]any{}
 	total := 0
 	settled := func() error {
-		for _, message := range takeMessages(t, cfg, out["events_queue_url"]) {
-			detail := message["detail"].(map[string]any)
+		for _, message := range takeSentMessages(t, cfg, out["events_queue_url"]) {
+			detail := message.body["detail"].(map[string]any)
 			client := detail["clientId"].(string)
 			if !strings.HasPrefix(client, out["lambda_function_name"]+"-soak") {
 				continue
 			}
 			total++
-			if _, seen := arrivals[detail["eventId"].(string)]; !seen {
-				arrivals[detail["eventId"].(string)] = time.Now()
+			if first, seen := arrivals[detail["eventId"].(string)]; !seen || message.sent.Before(first) {
+				arrivals[detail["eventId"].(string)] = message.sent
 			}
 			received[client] = append(received[client], detail)
 		}
