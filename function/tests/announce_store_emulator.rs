@@ -389,4 +389,13 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
         confirmed.claim, None,
         "a confirmed announcement has no claim"
     );
+    // An attempt that lands after the confirmation claims nothing: no second put.
+    assert!(!store
+        .claim_announcement(&transition, "{}", Some(4), "first look")
+        .await
+        .unwrap());
+    assert!(!store
+        .resume_announcement("dev", &id, claimed_at, "second look")
+        .await
+        .unwrap());
 }

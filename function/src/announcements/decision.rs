@@ -174,7 +174,7 @@ pub fn claimable(
         && item
             .announced
             .as_ref()
-            .is_some_and(|a| a.event_id == transition.event_id());
+            .is_some_and(|a| a.pending && a.event_id == transition.event_id());
     free || held
 }
 

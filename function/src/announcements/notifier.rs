@@ -381,23 +381,52 @@ impl Notifier {
         client_id: &str,
         schedule_waits: bool,
     ) -> Result<Prepared, NotifierError> {
-        let grace_ms = self.config.grace_period.as_millis() as i64;
         let token = claim_token();
-        // A claim or takeover whose every attempt failed may still have landed: the next
-        // read shows whether this look holds it, rather than leaving it to its lease.
+        // The eventId of a claim or takeover answered by an error: it may have landed.
         let mut unsure = None;
+        let prepared = self
+            .decide_and_claim(client_id, schedule_waits, &token, &mut unsure)
+            .await;
+        if let (Err(_), Some(event_id)) = (&prepared, &unsure) {
+            // Landed or not, freed for the next look rather than held for its lease.
+            if let Err(err) = self
+                .store
+                .release_announcement(client_id, event_id, &token)
+                .await
+            {
+                warn!(error = %err, clientId = client_id, "claim not released: it is put again after its lease");
+            }
+        }
+        prepared
+    }
+
+    async fn decide_and_claim(
+        &self,
+        client_id: &str,
+        schedule_waits: bool,
+        token: &str,
+        unsure: &mut Option<String>,
+    ) -> Result<Prepared, NotifierError> {
+        let grace_ms = self.config.grace_period.as_millis() as i64;
+        let mut failure = None;
         for _ in 0..MAX_ATTEMPTS {
             let Some(item) = self.store.get(client_id).await? else {
                 return Ok(Prepared::Done(Outcome::Gone));
             };
             let snapshot = snapshot_of(&item);
-            let pending = snapshot.announced.as_ref().is_some_and(|a| a.pending);
-            if unsure.is_some() && pending && snapshot.claim.as_deref() == Some(token.as_str()) {
-                return Ok(Prepared::Put(pending_put(
-                    client_id, &snapshot, &item, token,
-                )));
-            }
-            match look(client_id, &snapshot, grace_ms, now_ms()) {
+            let verdict = match &snapshot.announced {
+                // This look's own claim, landed although its write was answered by an
+                // error: taken over (renewing its lease) and put, not left to the lease.
+                Some(announced)
+                    if announced.pending
+                        && unsure.is_some()
+                        && snapshot.claim.as_deref() == Some(token) =>
+                {
+                    Verdict::ResumePending
+                }
+                _ => look(client_id, &snapshot, grace_ms, now_ms()),
+            };
+            match verdict {
                 Verdict::Settled => {
                     let status = snapshot.status.unwrap_or(Presence::Disconnected);
                     if !snapshot.owed
@@ -425,7 +454,7 @@ impl Notifier {
                             client_id,
                             &announced.event_id,
                             snapshot.announced_at,
-                            &token,
+                            token,
                         )
                         .await
                     {
@@ -436,32 +465,38 @@ impl Notifier {
                         }
                         // Another look took it over, or it was confirmed meanwhile.
                         Ok(false) => return Ok(Prepared::Done(Outcome::Waiting)),
-                        Err(err) => unsure = Some(err),
+                        Err(err) => {
+                            *unsure = Some(announced.event_id.clone());
+                            failure = Some(err);
+                        }
                     }
                 }
                 Verdict::Announce(transition) => {
                     let detail = detail_of(&item, &transition).to_string();
                     match self
                         .store
-                        .claim_announcement(&transition, &detail, snapshot.revision, &token)
+                        .claim_announcement(&transition, &detail, snapshot.revision, token)
                         .await
                     {
                         Ok(true) => {
                             return Ok(Prepared::Put(Put {
                                 client_id: client_id.to_owned(),
                                 event_id: transition.event_id(),
-                                token,
+                                token: token.to_owned(),
                                 detail,
                                 settle: Some((snapshot.revision, transition.status)),
                             }))
                         }
-                        Ok(false) => {}
-                        Err(err) => unsure = Some(err),
+                        Ok(false) => failure = None,
+                        Err(err) => {
+                            *unsure = Some(transition.event_id());
+                            failure = Some(err);
+                        }
                     }
                 }
             }
         }
-        Err(match unsure {
+        Err(match failure {
             Some(err) => err.into(),
             None => NotifierError::Contention {
                 client_id: client_id.to_owned(),
@@ -659,35 +694,34 @@ struct GraceCheck {
 
 /// The pending announcement of `snapshot`, whose claim the look drawing `token` holds: to
 /// put, settling the item if the table still says what it announces.
-fn pending_put(client_id: &str, snapshot: &Snapshot, item: &Item, token: String) -> Put {
+fn pending_put(client_id: &str, snapshot: &Snapshot, item: &Item, token: &str) -> Put {
     let announced = snapshot.announced.as_ref().expect("pending is announced");
     Put {
         client_id: client_id.to_owned(),
         event_id: announced.event_id.clone(),
-        token,
+        token: token.to_owned(),
         detail: text(item, attr::ANNOUNCEMENT_DETAIL).unwrap_or_default(),
         settle: (snapshot.status == Some(announced.status))
             .then_some((snapshot.revision, announced.status)),
     }
 }
 
-/// A token no other look draws: the execution environment's log stream (one per
-/// sandbox), the process, the clock and a counter, digested.
+/// A token no other look draws: 128 bits from hashers keyed by the operating system's
+/// randomness (std's `RandomState`), over the clock and a per-process counter.
 fn claim_token() -> String {
-    use sha2::{Digest, Sha256};
+    use std::hash::{BuildHasher, RandomState};
     use std::sync::atomic::{AtomicU64, Ordering};
     static DRAWN: AtomicU64 = AtomicU64::new(0);
-    let digest = Sha256::digest(format!(
-        "{}\n{}\n{}\n{}",
-        std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-        DRAWN.fetch_add(1, Ordering::Relaxed)
-    ));
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    let drawn = DRAWN.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{:016x}{:016x}",
+        RandomState::new().hash_one((drawn, nanos)),
+        RandomState::new().hash_one((nanos, drawn))
+    )
 }
 
 fn now_ms() -> i64 {

@@ -53,7 +53,7 @@ impl Store {
         let condition = format!(
             "({} AND attribute_not_exists({pending}) \
              AND (attribute_not_exists({announced}) OR {announced} <> {wanted})) \
-             OR ({} AND {})",
+             OR (attribute_exists({pending}) AND {} AND {})",
             expr.unchanged(revision),
             expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
             expr.assign(
