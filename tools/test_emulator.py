@@ -5,6 +5,7 @@ Run: python -m unittest discover -s tools -p 'test_*.py'  (with .tools/venv's py
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -225,5 +226,24 @@ class EmulatorTest(unittest.TestCase):
         self.assertEqual(int(final), len(successes))
 
 
+class RuntimeApiTest(unittest.TestCase):
+    def test_a_runtime_gone_mid_request_writes_nothing_to_stderr(self) -> None:
+        # The function's log stream is the runtime's output: a traceback there would be
+        # a line of the function's logs that is not its own.
+        from emulator.runtime_api import RuntimeApi
+
+        api = RuntimeApi("arn:aws:lambda:us-east-1:123456789012:function:f", 1.0)
+        self.addCleanup(api.server_close)
+        captured = io.StringIO()
+        for error in (ConnectionResetError(), BrokenPipeError()):
+            try:
+                raise error
+            except ConnectionError:
+                with contextlib.redirect_stderr(captured):
+                    api.handle_error(None, ("127.0.0.1", 1))
+        self.assertEqual(captured.getvalue(), "")
+
+
 if __name__ == "__main__":
     unittest.main()
+

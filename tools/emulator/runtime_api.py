@@ -8,12 +8,16 @@ execution environment has its own, so concurrent invocations never share a proce
 from __future__ import annotations
 
 import json
+import logging
 import queue
+import sys
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 API = "/2018-06-01/runtime"
+
+log = logging.getLogger("emulator.runtime")
 
 
 class RuntimeFailed(Exception):
@@ -33,6 +37,15 @@ class RuntimeApi(ThreadingHTTPServer):
         self.timeout_s = timeout_s
         self.pending: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.results: queue.Queue[tuple[str, str, object]] = queue.Queue()
+
+    def handle_error(self, request, client_address) -> None:
+        """A runtime ended while talking to us (killed by a crash fault or at shutdown): not
+        an error of ours. Anything else, one log line, not socketserver's traceback on
+        stderr, which a function's log stream would carry."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        log.warning("runtime API request from %s failed: %r", client_address, error)
 
     @property
     def address(self) -> str:
@@ -102,12 +115,16 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         parts = self.path[len(API) :].strip("/").split("/")
         if parts == ["init", "error"]:
-            self.server.results.put(("init", "error", _json_or_text(body)))
-            return self._reply(202)
-        if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-            self.server.results.put((parts[1], parts[2], _json_or_text(body) if body else None))
-            return self._reply(202)
-        self._reply(404)
+            result = ("init", "error", _json_or_text(body))
+        elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+            result = (parts[1], parts[2], _json_or_text(body) if body else None)
+        else:
+            return self._reply(404)
+        # Answered before the invoker sees the result: it may end the runtime at once.
+        try:
+            self._reply(202)
+        finally:
+            self.server.results.put(result)
 
 
 def _json_or_text(body: bytes) -> object:
