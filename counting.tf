@@ -54,6 +54,10 @@ resource "aws_dynamodb_table" "counts" {
       condition     = length(local.counts_table) <= 255
       error_message = "With connected_devices_metric_enabled, table_name may have at most 248 characters (the counts table adds \"-counts\")."
     }
+    precondition {
+      condition     = length(local.counter_name) <= 64
+      error_message = "With connected_devices_metric_enabled, name may have at most 36 characters: the counter's function and role \"<name>-device-connectivity-counter\" must fit the 64 characters AWS allows."
+    }
   }
 }
 

@@ -171,8 +171,11 @@ resource "aws_lambda_function" "notifier" {
 # Every write that leaves an item owing an announcement wakes the notifier: presence
 # writes mark the item (OwedShard), and so does a confirmed announcement whose item moved
 # on meanwhile. Its own claims (pending) and settlements (mark removed) are filtered out.
-# A record is only a hint to look; the notifier reports no failures, since what it could
-# not settle stays marked for the reconciler.
+# Such a record is only a hint to look: what the notifier could not settle stays marked
+# for the reconciler. The removal of an item last announced Connected (or with an
+# announcement pending) passes too: its final Device Disconnected has no other signal, so
+# a removal that could not be announced is reported (ReportBatchItemFailures), retried,
+# and after its retries described in the dead-letter queue.
 resource "aws_lambda_event_source_mapping" "stream" {
   count = local.events
 
@@ -190,6 +193,16 @@ resource "aws_lambda_event_source_mapping" "stream" {
       pattern = jsonencode({ dynamodb = { NewImage = {
         OwedShard           = { S = [{ exists = true }] }
         AnnouncementPending = { BOOL = [{ exists = false }] }
+      } } })
+    }
+    filter {
+      pattern = jsonencode({ eventName = ["REMOVE"], dynamodb = { OldImage = {
+        AnnouncedStatus = { S = ["Connected"] }
+      } } })
+    }
+    filter {
+      pattern = jsonencode({ eventName = ["REMOVE"], dynamodb = { OldImage = {
+        AnnouncementPending = { BOOL = [{ exists = true }] }
       } } })
     }
   }
@@ -210,6 +223,14 @@ resource "aws_cloudwatch_event_rule" "reconcile" {
   description         = "Settles the announcements owed by devices of ${var.table_name}."
   schedule_expression = var.reconcile_interval_minutes == 1 ? "rate(1 minute)" : "rate(${var.reconcile_interval_minutes} minutes)"
   tags                = var.tags
+
+  lifecycle {
+    # The longest name the module builds; the notifier's function and role are one shorter.
+    precondition {
+      condition     = length("${var.name}-device-connectivity-reconcile") <= 64
+      error_message = "With events_enabled, name may have at most 34 characters: the reconcile rule \"<name>-device-connectivity-reconcile\" and the notifier's function and role must fit the 64 characters AWS allows."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_target" "reconcile" {
@@ -230,6 +251,9 @@ resource "aws_lambda_permission" "reconcile" {
   source_account = local.account_id
 }
 
+# Grace checks of a mass outage arrive together once their grace period ends; the
+# mapping's maximum concurrency keeps them from scaling the notifier to hundreds of
+# invocations (each with max_concurrent_puts requests in flight) past the PutEvents quota.
 resource "aws_lambda_event_source_mapping" "grace_period" {
   count = local.events
 
@@ -237,6 +261,10 @@ resource "aws_lambda_event_source_mapping" "grace_period" {
   event_source_arn        = aws_sqs_queue.grace_period[0].arn
   batch_size              = 10
   function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.grace_check_max_concurrency
+  }
 }
 
 # The schedule invokes the notifier asynchronously; a failed pass is not retried, since

@@ -92,6 +92,27 @@ locals {
       dimensions  = { FunctionName = consumer.function_name }
       threshold   = 0
     } },
+    # The notifier's own account of its looks (EMF, metrics_enabled): a look that failed
+    # leaves its device owed, and a backlog that outlives the grace period and two
+    # reconcile passes means announcements are not getting out.
+    var.events_enabled && var.metrics_enabled ? {
+      announcements-failed = {
+        description = "Announcement looks failed (DynamoDB or PutEvents errors, or a claim past its fence); the devices stay owed and the reconciler retries them. See docs/operations.md#announcements-failed."
+        namespace   = var.metrics_namespace
+        metric      = "Failed"
+        statistic   = "Sum"
+        dimensions  = { Deployment = var.name }
+        threshold   = 0
+      }
+      announcements-backlog-age = {
+        description = "A device has owed an announcement for longer than the grace period plus two reconcile intervals: announcements are not getting out. See docs/operations.md#announcements-backlog-age."
+        namespace   = var.metrics_namespace
+        metric      = "OldestOwedAgeSeconds"
+        statistic   = "Maximum"
+        dimensions  = { Deployment = var.name }
+        threshold   = var.disconnect_grace_period_seconds + 2 * 60 * var.reconcile_interval_minutes
+      }
+    } : {},
     { for name, consumer in local.stream_consumers : "${name}-iterator-age" => {
       description = consumer.lag
       namespace   = "AWS/Lambda"

@@ -4,7 +4,7 @@ variable "name" {
 
   validation {
     condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,37}$", var.name))
-    error_message = "name must start with a letter and hold at most 38 letters, digits and hyphens."
+    error_message = "name must start with a letter and hold at most 38 letters, digits and hyphens (at most 36 with connected_devices_metric_enabled, 34 with events_enabled: AWS allows 64 characters in the function, role and rule names built from it)."
   }
 }
 
@@ -331,13 +331,24 @@ variable "reconcile_interval_minutes" {
 }
 
 variable "announcement_max_concurrent_puts" {
-  description = "PutEvents calls (of up to 10 announcements each) one notifier invocation makes at once. With one stream shard per invocation plus the reconciler, this bounds the announcement rate of a mass outage, against the account's PutEvents quota (400 to 10,000 requests per second depending on the region)."
+  description = "Batches of up to 10 looks (each batch one PutEvents request) one notifier invocation has in flight at once. A batch takes about four DynamoDB and EventBridge round trips (40 to 80 ms in AWS), so each unit is about 12 to 25 PutEvents requests (120 to 250 announcements) per second per invocation; the reconciler is one invocation, plus one per stream shard and up to grace_check_max_concurrency for grace checks. Keep their sum under the account's PutEvents quota (400 to 10,000 requests per second depending on the region): throttled entries are retried with backoff, then left owed for the next pass. The default, 8, announces about 1,000 to 2,000 devices a second per invocation: 100,000 owed devices within two one-minute reconcile passes (docs/performance.md)."
   type        = number
-  default     = 2
+  default     = 8
 
   validation {
     condition     = var.announcement_max_concurrent_puts >= 1 && var.announcement_max_concurrent_puts <= 50 && floor(var.announcement_max_concurrent_puts) == var.announcement_max_concurrent_puts
     error_message = "announcement_max_concurrent_puts must be a whole number from 1 to 50."
+  }
+}
+
+variable "grace_check_max_concurrency" {
+  description = "The most notifier invocations the grace-check queue's event source mapping runs at once (its maximum concurrency, 2 to 1000). The grace checks of a mass outage come due together; this bounds their PutEvents rate (see announcement_max_concurrent_puts), and the reconciler announces what they leave."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.grace_check_max_concurrency >= 2 && var.grace_check_max_concurrency <= 1000 && floor(var.grace_check_max_concurrency) == var.grace_check_max_concurrency
+    error_message = "grace_check_max_concurrency must be a whole number from 2 to 1000 (the range of an SQS event source mapping's maximum concurrency)."
   }
 }
 
@@ -389,7 +400,7 @@ variable "connected_devices_counter_shards" {
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms on what needs an operator: the dead-letter queue not empty, function errors and throttles, AsyncEventsDropped, DestinationDeliveryFailures, DynamoDB write throttling (table and status index), IoT rule action failures and throttling, and with events the notifier's errors and stream iterator age. alarm_actions and ok_actions are SNS topic ARNs (or any alarm action). null: no alarms."
+  description = "CloudWatch alarms on what needs an operator: the dead-letter queue not empty, function errors and throttles, AsyncEventsDropped, DestinationDeliveryFailures, DynamoDB write throttling (table and status index), IoT rule action failures and throttling, and with events the notifier's errors and stream iterator age and, with metrics_enabled too, failed looks (Failed) and an owed backlog older than the grace period plus two reconcile intervals. alarm_actions and ok_actions are SNS topic ARNs (or any alarm action). null: no alarms."
   type = object({
     alarm_actions                  = list(string)
     ok_actions                     = optional(list(string), [])

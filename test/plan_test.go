@@ -5,6 +5,7 @@ package test
 import (
 	"archive/zip"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -394,6 +395,116 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 			terraform.InitContext(t, t.Context(), options)
 			_, err := terraform.PlanContextE(t, t.Context(), options)
 			require.Error(t, err)
+			assert.Contains(t, strings.Join(strings.Fields(err.Error()), " "), tc.message)
+		})
+	}
+}
+
+// nameLimit is what AWS accepts in a name: at most max characters, matching pattern
+// (when not empty).
+type nameLimit struct {
+	max     int
+	pattern string
+}
+
+// awsNameLimits holds, for each resource type the module creates a name of, the limit of
+// each name attribute, from the services' API references.
+var awsNameLimits = map[string]map[string]nameLimit{
+	"aws_lambda_function":         {"function_name": {64, `^[A-Za-z0-9_-]+$`}},   // CreateFunction FunctionName
+	"aws_iam_role":                {"name": {64, `^[\w+=,.@-]+$`}},               // CreateRole RoleName
+	"aws_iam_role_policy":         {"name": {128, `^[\w+=,.@-]+$`}},              // PutRolePolicy PolicyName
+	"aws_cloudwatch_event_rule":   {"name": {64, `^[A-Za-z0-9_.-]+$`}},           // PutRule Name
+	"aws_sqs_queue":               {"name": {80, `^[A-Za-z0-9_-]+$`}},            // CreateQueue QueueName (standard)
+	"aws_iot_topic_rule":          {"name": {128, `^[a-zA-Z0-9_]+$`}},            // CreateTopicRule ruleName
+	"aws_cloudwatch_log_group":    {"name": {512, `^[A-Za-z0-9_./#-]+$`}},        // CreateLogGroup logGroupName
+	"aws_cloudwatch_metric_alarm": {"alarm_name": {255, ""}},                     // PutMetricAlarm AlarmName
+	"aws_cloudwatch_dashboard":    {"dashboard_name": {255, `^[A-Za-z0-9_-]+$`}}, // PutDashboard DashboardName
+	"aws_dynamodb_table":          {"name": {255, `^[A-Za-z0-9_.-]{3,}$`}},       // CreateTable TableName
+}
+
+// unnamedTypes are the module's resource types that name nothing after var.name or
+// var.table_name; a new type must join one map or the other.
+var unnamedTypes = []string{
+	"aws_cloudwatch_event_target", "aws_lambda_event_source_mapping", "aws_lambda_function_event_invoke_config",
+	"aws_lambda_permission", "terraform_data",
+}
+
+// TestPlanNamesFitAwsLimits: every name the module builds fits AWS's limits, whatever name
+// the validation accepts. The longest accepted name, with every feature on, plans names
+// within the limits, and one character more is refused at plan (not at apply, by AWS).
+func TestPlanNamesFitAwsLimits(t *testing.T) {
+	t.Parallel()
+	const longest = 34 // what the module accepts with events_enabled (its longest names)
+	nameOf := func(length int) string {
+		name := uniqueName()
+		return name + strings.Repeat("x", length-len(name))
+	}
+
+	t.Run("the longest accepted name", func(t *testing.T) {
+		t.Parallel()
+		// The longest table name whose derived tables (<table_name>-history, -counts) fit.
+		tableName := strings.Repeat("t", 255-len("-history"))
+		plan := planModule(t, map[string]any{
+			"name": nameOf(longest), "table_name": tableName,
+			"events_enabled": true, "status_index_enabled": true, "history_enabled": true, "include_subscription_events": true,
+			"metrics_enabled": true, "connected_devices_metric_enabled": true,
+			"dashboard_enabled": true, "alarms": map[string]any{"alarm_actions": []string{"arn:aws:sns:us-east-1:123456789012:oncall"}},
+		})
+
+		checked := map[string]int{}
+		longest64 := 0
+		for address, resource := range plan.ResourcePlannedValuesMap {
+			if resource.Mode != "managed" {
+				continue
+			}
+			attributes, named := awsNameLimits[resource.Type]
+			if !named {
+				assert.Contains(t, unnamedTypes, resource.Type, "%s: add the AWS limit of its name to awsNameLimits", address)
+				continue
+			}
+			for attribute, limit := range attributes {
+				value, known := resource.AttributeValues[attribute].(string)
+				if !assert.True(t, known, "%s.%s is not known at plan", address, attribute) {
+					continue
+				}
+				assert.LessOrEqual(t, len(value), limit.max, "%s.%s = %q: %d characters, AWS allows %d", address, attribute, value, len(value), limit.max)
+				if limit.pattern != "" {
+					assert.Regexp(t, limit.pattern, value, "%s.%s: characters AWS refuses", address, attribute)
+				}
+				if limit.max == 64 {
+					longest64 = max(longest64, len(value))
+				}
+				checked[resource.Type]++
+			}
+		}
+		for resourceType := range awsNameLimits {
+			assert.Positive(t, checked[resourceType], "no %s planned: turn on the feature that creates it", resourceType)
+		}
+		assert.Equal(t, 64, longest64, "the longest accepted name fills a 64-character limit exactly: a longer one would not fit, a shorter limit turns away names AWS takes")
+	})
+
+	// Each feature's longest name, one character past its limit, is refused at plan with
+	// a message that says why; with neither feature, 38 characters fit.
+	for _, tc := range []struct {
+		feature string
+		vars    map[string]any
+		longest int
+		message string
+	}{
+		{"events", map[string]any{"events_enabled": true}, longest, "With events_enabled, name may have at most 34 characters"},
+		{"counting", map[string]any{"metrics_enabled": true, "connected_devices_metric_enabled": true}, 36, "With connected_devices_metric_enabled, name may have at most 36 characters"},
+		{"neither", map[string]any{}, 38, "name must start with a letter and hold at most 38"},
+	} {
+		t.Run("one character more is refused with "+tc.feature, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]any{"name": nameOf(tc.longest + 1)}
+			for key, value := range tc.vars {
+				vars[key] = value
+			}
+			options := moduleOptions(t, vars)
+			terraform.InitContext(t, t.Context(), options)
+			_, err := terraform.PlanContextE(t, t.Context(), options)
+			require.Error(t, err, "a %d-character name is accepted", tc.longest+1)
 			assert.Contains(t, strings.Join(strings.Fields(err.Error()), " "), tc.message)
 		})
 	}

@@ -15,7 +15,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use iot_connectivity::announcements::decision::{
-    claimable, look, Announced, Snapshot, Transition, Verdict,
+    claimable, look, may_put, next_sequence, Announced, Snapshot, Transition, Verdict,
+    CLAIM_PUT_DEADLINE_MS,
 };
 use iot_connectivity::presence::ordering::{decide, Decision, Latest, Mark, Presence};
 use proptest::prelude::*;
@@ -38,6 +39,10 @@ struct Item {
     claimed_at: Option<i64>,
     /// The pending announcement's status, as its stored detail says.
     pending_status: Option<Presence>,
+    /// The newest announcement's sequence.
+    sequence: Option<u64>,
+    /// The token of the look holding the pending announcement's claim.
+    claim: Option<u64>,
 }
 
 impl Item {
@@ -49,10 +54,11 @@ impl Item {
             disconnect_recorded_at: self.disconnect_recorded_at,
             announced: self.announced.clone(),
             announced_at: self.claimed_at,
-            // Every look's write is answered here: no look holds a claim it was not told of.
-            claim: None,
+            claim: self.claim.map(|token| token.to_string()),
             revision: (self.revision > 0).then_some(self.revision),
             owed: self.owed,
+            sequence: self.sequence,
+            created: None,
         }
     }
 
@@ -71,6 +77,8 @@ enum Step {
     Claim {
         transition: Transition,
         revision: Option<u64>,
+        sequence: Option<u64>,
+        token: u64,
     },
     /// Takes over an expired claim, on condition that nobody else did.
     Resume {
@@ -78,19 +86,27 @@ enum Step {
         claimed_at: Option<i64>,
         status: Presence,
         settle: Option<(Option<u64>, Presence)>,
+        token: u64,
     },
+    /// Starts a PutEvents attempt, unless the claim has passed the fence.
     Put {
         event_id: String,
         status: Presence,
         settle: Option<(Option<u64>, Presence)>,
+        token: u64,
+        claimed_at: i64,
+        /// As its stored detail says.
+        sequence: u64,
     },
     /// The put failed, and the look said so: its claim is released.
     Release {
         event_id: String,
+        token: u64,
     },
     Confirm {
         event_id: String,
         settle: Option<(Option<u64>, Presence)>,
+        token: u64,
     },
     Settle {
         revision: Option<u64>,
@@ -106,8 +122,8 @@ enum Task {
 
 struct World {
     item: Item,
-    /// (eventId, status) in the order put on the bus, duplicates included.
-    bus: Vec<(String, Presence)>,
+    /// (eventId, status, sequence) in the order put on the bus, duplicates included.
+    bus: Vec<(String, Presence, u64)>,
     /// Per eventId, the confirmations that failed after their put: each may be put again.
     unconfirmed: HashMap<String, usize>,
     queue: BinaryHeap<Reverse<(i64, u64)>>,
@@ -119,6 +135,11 @@ struct World {
     failing_until: i64,
     /// Stream records lost (never delivered) with this probability.
     lost: f64,
+    /// A look stalls before its put (a slow batch, a paused process) with this probability,
+    /// past the claim's lease.
+    stalls: f64,
+    /// Whether a look checks its claim's age before putting (the fence).
+    fenced: bool,
 }
 
 impl World {
@@ -134,6 +155,8 @@ impl World {
             failures,
             failing_until,
             lost,
+            stalls: 0.0,
+            fenced: true,
         }
     }
 
@@ -161,6 +184,27 @@ impl World {
     /// A step happens a little later, so other work interleaves.
     fn later(&mut self, now: i64) -> i64 {
         now + self.rng.random_range(1..2_000)
+    }
+
+    /// When a look that claimed at `now` puts: a little later, or, if it stalls, past the
+    /// claim's lease.
+    fn before_put(&mut self, now: i64) -> i64 {
+        if self.stalls > 0.0 && self.rng.random_bool(self.stalls) {
+            now + self
+                .rng
+                .random_range(CLAIM_PUT_DEADLINE_MS..2 * CLAIM_PUT_DEADLINE_MS)
+        } else {
+            self.later(now)
+        }
+    }
+
+    /// Whether the look drawing `token` holds the claim of the pending `event_id`.
+    fn holds(&self, event_id: &str, token: u64) -> bool {
+        self.item
+            .announced
+            .as_ref()
+            .is_some_and(|a| a.pending && a.event_id == event_id)
+            && self.item.claim == Some(token)
     }
 
     fn wake(&mut self, now: i64) {
@@ -225,10 +269,16 @@ impl World {
                     if let Step::Confirm { event_id, .. } = &step {
                         *self.unconfirmed.entry(event_id.clone()).or_default() += 1;
                     }
-                    if let (Step::Put { event_id, .. }, true) = (&step, self.rng.random_bool(0.5)) {
+                    if let (
+                        Step::Put {
+                            event_id, token, ..
+                        },
+                        true,
+                    ) = (&step, self.rng.random_bool(0.5))
+                    {
                         let when = self.later(now);
-                        let event_id = event_id.clone();
-                        self.at(when, Task::Look(Step::Release { event_id }));
+                        let (event_id, token) = (event_id.clone(), *token);
+                        self.at(when, Task::Look(Step::Release { event_id, token }));
                     }
                     return;
                 }
@@ -240,6 +290,8 @@ impl World {
     fn step(&mut self, now: i64, step: Step) {
         match step {
             Step::Read { schedule_waits } => {
+                self.next_id += 1;
+                let token = self.next_id;
                 let snapshot = self.item.snapshot();
                 let next = match look(CLIENT, &snapshot, GRACE_MS, now) {
                     Verdict::Settled if !snapshot.owed => None,
@@ -267,11 +319,14 @@ impl World {
                             status,
                             settle: (snapshot.status == Some(announced.status))
                                 .then_some((snapshot.revision, announced.status)),
+                            token,
                         })
                     }
                     Verdict::Announce(transition) => Some(Step::Claim {
                         transition,
                         revision: snapshot.revision,
+                        sequence: snapshot.sequence,
+                        token,
                     }),
                 };
                 if let Some(next) = next {
@@ -282,8 +337,17 @@ impl World {
             Step::Claim {
                 transition,
                 revision,
+                sequence,
+                token,
             } => {
-                if claimable(&self.item.snapshot(), &transition, revision, "this look") {
+                let token_text = token.to_string();
+                if claimable(
+                    &self.item.snapshot(),
+                    &transition,
+                    revision,
+                    sequence,
+                    &token_text,
+                ) {
                     // Decided on this very revision: the table says what is announced.
                     let shown = match transition.status {
                         Presence::Connected => self.item.latest.connect,
@@ -298,13 +362,19 @@ impl World {
                     });
                     self.item.pending_status = Some(transition.status);
                     self.item.claimed_at = Some(now);
-                    let when = self.later(now);
+                    let sequence = next_sequence(sequence, now);
+                    self.item.sequence = Some(sequence);
+                    self.item.claim = Some(token);
+                    let when = self.before_put(now);
                     self.at(
                         when,
                         Task::Look(Step::Put {
                             event_id: transition.event_id(),
                             status: transition.status,
                             settle: Some((revision, transition.status)),
+                            token,
+                            claimed_at: now,
+                            sequence,
                         }),
                     );
                 } else {
@@ -323,51 +393,72 @@ impl World {
                 claimed_at,
                 status,
                 settle,
+                token,
             } => {
                 let ours = self.item.announced.as_ref().is_some_and(|a| {
                     a.pending && a.event_id == event_id && self.item.claimed_at == claimed_at
                 });
                 if ours {
                     self.item.claimed_at = Some(now);
-                    let when = self.later(now);
+                    self.item.claim = Some(token);
+                    let sequence = self.item.sequence.expect("claimed with one");
+                    let when = self.before_put(now);
                     self.at(
                         when,
                         Task::Look(Step::Put {
                             event_id,
                             status,
                             settle,
+                            token,
+                            claimed_at: now,
+                            sequence,
                         }),
                     );
                 }
             }
-            Step::Release { event_id } => {
-                if self
-                    .item
-                    .announced
-                    .as_ref()
-                    .is_some_and(|a| a.pending && a.event_id == event_id)
-                {
+            Step::Release { event_id, token } => {
+                if self.holds(&event_id, token) {
                     self.item.claimed_at = Some(0);
+                    self.item.claim = None;
                 }
             }
             Step::Put {
                 event_id,
                 status,
                 settle,
+                token,
+                claimed_at,
+                sequence,
             } => {
-                self.bus.push((event_id.clone(), status));
+                if self.fenced && !may_put(now - claimed_at, CLAIM_PUT_DEADLINE_MS) {
+                    let when = self.later(now);
+                    return self.at(when, Task::Look(Step::Release { event_id, token }));
+                }
+                self.bus.push((event_id.clone(), status, sequence));
                 let when = self.later(now);
-                self.at(when, Task::Look(Step::Confirm { event_id, settle }));
+                self.at(
+                    when,
+                    Task::Look(Step::Confirm {
+                        event_id,
+                        settle,
+                        token,
+                    }),
+                );
             }
-            Step::Confirm { event_id, settle } => {
+            Step::Confirm {
+                event_id,
+                settle,
+                token,
+            } => {
+                if !self.holds(&event_id, token) {
+                    return;
+                }
                 let Some(announced) = &mut self.item.announced else {
                     return;
                 };
-                if announced.event_id != event_id {
-                    return;
-                }
                 announced.pending = false;
                 self.item.pending_status = None;
+                self.item.claim = None;
                 match settle {
                     Some((revision, _))
                         if (self.item.revision > 0).then_some(self.item.revision) == revision =>
@@ -421,11 +512,23 @@ fn history(rng: &mut StdRng, sessions: usize) -> Vec<Mark> {
 
 /// Runs the world to quiescence; the bus and the item at the end.
 fn simulate(seed: u64, sessions: usize, failures: f64, lost: f64, duplicated: f64) -> World {
+    simulate_with(seed, sessions, failures, lost, duplicated, |_| {})
+}
+
+fn simulate_with(
+    seed: u64,
+    sessions: usize,
+    failures: f64,
+    lost: f64,
+    duplicated: f64,
+    configure: impl FnOnce(&mut World),
+) -> World {
     let mut rng = StdRng::seed_from_u64(seed);
     let marks = history(&mut rng, sessions);
     let start = marks[0].timestamp;
     let span = marks.last().unwrap().timestamp - start;
     let mut world = World::new(seed ^ 0x5eed, failures, start + span + GRACE_MS * 3, lost);
+    configure(&mut world);
     for mark in marks {
         // Delivered late (reordered) and sometimes twice, as the rules engine does.
         for _ in 0..if rng.random_bool(duplicated) { 2 } else { 1 } {
@@ -439,10 +542,10 @@ fn simulate(seed: u64, sessions: usize, failures: f64, lost: f64, duplicated: f6
 }
 
 /// The announcements as a consumer sees them: first-seen order, deduplicated by eventId.
-fn seen(bus: &[(String, Presence)]) -> Vec<(String, Presence)> {
+fn seen(bus: &[(String, Presence, u64)]) -> Vec<(String, Presence)> {
     let mut first: BTreeMap<&str, Presence> = BTreeMap::new();
     let mut order = Vec::new();
-    for (event_id, status) in bus {
+    for (event_id, status, _) in bus {
         match first.get(event_id.as_str()) {
             Some(earlier) => assert_eq!(earlier, status, "eventId {event_id} with two statuses"),
             None => {
@@ -524,7 +627,7 @@ proptest! {
     ) {
         let world = simulate(seed, sessions, failures, lost, duplicated);
         let mut puts: HashMap<&str, usize> = HashMap::new();
-        for (event_id, _) in &world.bus {
+        for (event_id, _, _) in &world.bus {
             *puts.entry(event_id.as_str()).or_default() += 1;
         }
         for (event_id, count) in puts {
@@ -543,6 +646,95 @@ proptest! {
     ) {
         assert_agrees(&simulate(seed, sessions, failures, 1.0, 0.3));
     }
+}
+
+/// What a consumer that applies an announcement only if its sequence is above the last
+/// one it applied ends on, given the bus in the order EventBridge delivered it.
+fn applied_by_sequence(delivered: &[(String, Presence, u64)]) -> Option<Presence> {
+    let mut last: Option<(u64, Presence)> = None;
+    for (_, status, sequence) in delivered {
+        if last.is_none_or(|(applied, _)| *sequence > applied) {
+            last = Some((*sequence, *status));
+        }
+    }
+    last.map(|(_, status)| status)
+}
+
+/// EventBridge's delivery: any order, some entries twice.
+fn delivered(bus: &[(String, Presence, u64)], seed: u64) -> Vec<(String, Presence, u64)> {
+    use rand::seq::SliceRandom;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out: Vec<_> = bus
+        .iter()
+        .flat_map(|entry| {
+            let copies = if rng.random_bool(0.3) { 2 } else { 1 };
+            std::iter::repeat_n(entry.clone(), copies)
+        })
+        .collect();
+    out.shuffle(&mut rng);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// Delivered in any order and duplicated, the announcements applied by `sequence` leave
+    /// a consumer on the table's status; each eventId carries one sequence, and later
+    /// claims carry larger ones.
+    #[test]
+    fn a_consumer_applying_by_sequence_agrees_with_the_table_whatever_the_delivery_order(
+        seed in any::<u64>(),
+        sessions in 1usize..8,
+        failures in 0.0f64..0.5,
+        lost in 0.0f64..0.5,
+        duplicated in 0.0f64..0.5,
+        stalls in 0.0f64..0.2,
+    ) {
+        let world = simulate_with(seed, sessions, failures, lost, duplicated, |w| w.stalls = stalls);
+        let mut sequences: HashMap<&str, u64> = HashMap::new();
+        for (event_id, _, sequence) in &world.bus {
+            let first = *sequences.entry(event_id.as_str()).or_insert(*sequence);
+            prop_assert_eq!(first, *sequence, "{} with two sequences", event_id);
+        }
+        let applied = applied_by_sequence(&delivered(&world.bus, seed));
+        match world.item.latest.presence() {
+            Some(Presence::Connected) => prop_assert_eq!(applied, Some(Presence::Connected), "{:?}", world.bus),
+            _ => prop_assert!(applied != Some(Presence::Connected), "{:?}", world.bus),
+        }
+    }
+
+    /// Looks that stall past their claim's lease put nothing stale: in the order put on
+    /// the bus, sequences never go back (so the bus never reads X, Y, X).
+    #[test]
+    fn a_look_stalled_past_its_fence_puts_nothing_after_a_newer_announcement(
+        seed in any::<u64>(),
+        sessions in 2usize..8,
+        failures in 0.0f64..0.3,
+        stalls in 0.05f64..0.3,
+    ) {
+        let world = simulate_with(seed, sessions, failures, 0.2, 0.2, |w| w.stalls = stalls);
+        for pair in world.bus.windows(2) {
+            prop_assert!(pair[0].2 <= pair[1].2, "put out of order: {:?}", world.bus);
+        }
+        assert_agrees(&world);
+    }
+}
+
+/// Without the fence, a look stalled past its lease puts its announcement after the one
+/// that followed it: the failure the fence exists for, found by the same world.
+#[test]
+fn without_the_fence_a_stalled_look_puts_a_stale_announcement() {
+    let stale = (0..2_000u64).any(|seed| {
+        let world = simulate_with(seed, 6, 0.0, 0.2, 0.2, |w| {
+            w.stalls = 0.3;
+            w.fenced = false;
+        });
+        world.bus.windows(2).any(|pair| pair[0].2 > pair[1].2)
+    });
+    assert!(
+        stale,
+        "the model never stalls a put past the next announcement"
+    );
 }
 
 /// The reordered flap: true order c1 d1 c2 d2, d2 applied before c2, so c2 is
@@ -571,6 +763,7 @@ fn a_reordered_flap_announces_the_device_offline_once_after_its_grace_period() {
         client_id: CLIENT.into(),
         status: Presence::Disconnected,
         at: d2.timestamp,
+        created: 0,
     }
     .event_id();
     assert_eq!(seen.len(), 2, "{seen:?}");

@@ -58,6 +58,12 @@ fn item_of(client: &str, snapshot: &Snapshot) -> Item {
             );
         }
     }
+    if let Some(sequence) = snapshot.sequence {
+        item.insert(
+            attr::ANNOUNCEMENT_SEQUENCE.into(),
+            AttributeValue::N(sequence.to_string()),
+        );
+    }
     if let Some(claim) = &snapshot.claim {
         item.insert(
             attr::ANNOUNCEMENT_CLAIM.into(),
@@ -102,6 +108,7 @@ fn connect_at_5() -> Transition {
         client_id: "dev".into(),
         status: Presence::Connected,
         at: 5,
+        created: 0,
     }
 }
 
@@ -118,11 +125,13 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             client_id: id.clone(),
             status: presence(&mut rng),
             at: rng.random_range(1..4),
+            created: 0,
         };
         let other = Transition {
             client_id: id.clone(),
             status: presence(&mut rng),
             at: rng.random_range(1..4),
+            created: 0,
         };
         let snapshot = Snapshot {
             status: rng.random_bool(0.9).then(|| presence(&mut rng)),
@@ -145,6 +154,8 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             }),
             revision: rng.random_bool(0.9).then(|| rng.random_range(1..3)),
             owed: rng.random_bool(0.7),
+            sequence: rng.random_bool(0.7).then(|| rng.random_range(1..3)),
+            created: None,
         };
         let mut snapshot = snapshot;
         if snapshot.announced.as_ref().is_some_and(|a| a.pending) {
@@ -190,9 +201,27 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             continue;
         }
 
-        let decided = claimable(&snapshot, &transition, decided_at, "this look");
+        // The sequence the verdict was read with: mostly the stored one, sometimes stale.
+        let read_sequence = if rng.random_bool(0.8) {
+            snapshot.sequence
+        } else {
+            rng.random_bool(0.5).then_some(1)
+        };
+        let decided = claimable(
+            &snapshot,
+            &transition,
+            decided_at,
+            read_sequence,
+            "this look",
+        );
         let held = store
-            .claim_announcement(&transition, "{}", decided_at, "this look")
+            .claim_announcement(
+                &transition,
+                "{}",
+                decided_at,
+                (read_sequence, 1_000 + case),
+                "this look",
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -225,6 +254,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             .confirm_announcement(
                 &id,
                 &transition.event_id(),
+                "this look",
                 Some((decided_at, transition.status)),
             )
             .await
@@ -243,7 +273,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
         );
     }
     assert!(
-        claimed > 10 && refused > 10 && settled > 5 && retried > 2,
+        claimed > 10 && refused > 10 && settled > 5 && retried > 1,
         "every outcome is exercised: {claimed} claimed ({retried} again by their look), {refused} refused, {settled} settled"
     );
 }
@@ -255,7 +285,7 @@ async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
     let (client, table, store) = connected_at_revision_4("announce-moved").await;
     let transition = connect_at_5();
     assert!(store
-        .claim_announcement(&transition, "{}", Some(4), "first look")
+        .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
         .await
         .unwrap());
     client
@@ -272,6 +302,7 @@ async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
         .confirm_announcement(
             "dev",
             &transition.event_id(),
+            "first look",
             Some((Some(4), Presence::Connected)),
         )
         .await
@@ -289,7 +320,7 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
     let (_, _, store) = connected_at_revision_4("announce-resume").await;
     let transition = connect_at_5();
     assert!(store
-        .claim_announcement(&transition, "{}", Some(4), "first look")
+        .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
         .await
         .unwrap());
     let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
@@ -328,19 +359,74 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
         ),
         iot_connectivity::announcements::decision::Verdict::ResumePending
     );
-    // Once confirmed, nothing is pending: neither write applies.
+    // A released claim confirms nothing for its old holder; the next look takes it over.
     store
-        .confirm_announcement("dev", &id, Some((Some(4), Presence::Connected)))
+        .confirm_announcement(
+            "dev",
+            &id,
+            "second look",
+            Some((Some(4), Presence::Connected)),
+        )
         .await
         .unwrap();
-    assert!(!store
-        .release_announcement("dev", &id, "second look")
-        .await
-        .unwrap());
-    assert!(!store
+    assert!(store
         .resume_announcement("dev", &id, Some(0), "third look")
         .await
         .unwrap());
+    // Once confirmed, nothing is pending: neither write applies.
+    store
+        .confirm_announcement(
+            "dev",
+            &id,
+            "third look",
+            Some((Some(4), Presence::Connected)),
+        )
+        .await
+        .unwrap();
+    assert!(!store
+        .release_announcement("dev", &id, "third look")
+        .await
+        .unwrap());
+    assert!(!store
+        .resume_announcement("dev", &id, Some(0), "fourth look")
+        .await
+        .unwrap());
+}
+
+/// A look whose claim was taken over (it outlived its lease) confirms and releases
+/// nothing: the takeover's look owns the announcement now.
+#[tokio::test]
+async fn only_the_claims_holder_confirms_it() {
+    let (_, _, store) = connected_at_revision_4("announce-fenced").await;
+    let transition = connect_at_5();
+    assert!(store
+        .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
+        .await
+        .unwrap());
+    let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
+    let id = transition.event_id();
+    assert!(store
+        .resume_announcement("dev", &id, claimed_at, "second look")
+        .await
+        .unwrap());
+    let settled = store
+        .confirm_announcement(
+            "dev",
+            &id,
+            "first look",
+            Some((Some(4), Presence::Connected)),
+        )
+        .await
+        .unwrap();
+    assert!(!settled);
+    let stored = snapshot_of(&store.get("dev").await.unwrap().unwrap());
+    assert!(
+        stored.announced.as_ref().unwrap().pending,
+        "still the second look's to put and confirm"
+    );
+    assert_eq!(stored.claim.as_deref(), Some("second look"));
+    assert!(stored.owed);
+    assert_eq!(stored.sequence, Some(1), "the claim wrote its sequence");
 }
 
 /// The SDK retries a write whose attempt timed out, and the attempt may have landed: the
@@ -353,14 +439,14 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
     for attempt in 1..=2 {
         assert!(
             store
-                .claim_announcement(&transition, "{}", Some(4), "first look")
+                .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
                 .await
                 .unwrap(),
             "attempt {attempt} of the claim"
         );
     }
     assert!(!store
-        .claim_announcement(&transition, "{}", Some(4), "second look")
+        .claim_announcement(&transition, "{}", Some(4), (None, 1), "second look")
         .await
         .unwrap());
     let id = transition.event_id();
@@ -381,7 +467,12 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
     let stored = snapshot_of(&store.get("dev").await.unwrap().unwrap());
     assert_eq!(stored.claim.as_deref(), Some("second look"));
     store
-        .confirm_announcement("dev", &id, Some((Some(4), Presence::Connected)))
+        .confirm_announcement(
+            "dev",
+            &id,
+            "second look",
+            Some((Some(4), Presence::Connected)),
+        )
         .await
         .unwrap();
     let confirmed = snapshot_of(&store.get("dev").await.unwrap().unwrap());
@@ -391,7 +482,7 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
     );
     // An attempt that lands after the confirmation claims nothing: no second put.
     assert!(!store
-        .claim_announcement(&transition, "{}", Some(4), "first look")
+        .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
         .await
         .unwrap());
     assert!(!store

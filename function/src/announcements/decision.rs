@@ -14,6 +14,10 @@
 //! announcement goes first, whoever looks next ([`Verdict::ResumePending`]), so
 //! announcements of one client alternate, and the `eventId` is derived from the
 //! transition itself, so one put again after a failure carries the same `eventId`.
+//!
+//! EventBridge delivers in no order and at least once, so every announcement carries a
+//! `sequence` ([`next_sequence`]) that a consumer orders by: larger for every later
+//! announcement of the client, also across the item's deletion and re-creation.
 
 use sha2::{Digest, Sha256};
 
@@ -22,14 +26,30 @@ use crate::presence::ordering::Presence;
 /// SQS's longest message delay; a longer grace period is waited out in several hops.
 pub const MAX_DELAY_SECONDS: u64 = 900;
 
-/// How long a claimed announcement belongs to the look that claimed it: longer than that
-/// look's batch can take before its put is confirmed (the other looks of its batch, at
-/// most 8 conditional writes of 3 s; PutEvents with its retries, at most about 28 s).
-/// Within it, another look leaves the announcement alone instead of putting it a second
-/// time; after it, the claimer is taken to have crashed, and the look that takes the claim
-/// over (a conditional write) puts it. A claimer whose put fails releases its claim at
-/// once, so an outage heals without waiting for the lease.
+/// How long a claimed announcement belongs to the look that claimed it. Within it, another
+/// look leaves the announcement alone instead of putting it a second time; after it, the
+/// claimer is taken to have crashed, and the look that takes the claim over (a conditional
+/// write) puts it. A claimer whose put fails releases its claim at once, so an outage heals
+/// without waiting for the lease.
+///
+/// The lease is a fence only if the claimer cannot put after it: a look starts a PutEvents
+/// attempt only while its claim is younger than [`CLAIM_PUT_DEADLINE_MS`], and an attempt
+/// ends within [`PUT_ATTEMPT_MAX_MS`], so the last put of a claim ends
+/// [`CLOCK_SKEW_MARGIN_MS`] before the lease, however slow the batch around it was (its
+/// reads and claims are not bounded: 8 attempts of a GetItem and an UpdateItem of 3 s each
+/// already take 48 s). Confirm and release need the claim's token, so a look whose claim
+/// was taken over changes nothing.
 pub const PENDING_LEASE_MS: i64 = 60_000;
+/// The longest one PutEvents call takes, the SDK's own retries included (its operation
+/// timeout).
+pub const PUT_ATTEMPT_MAX_MS: i64 = 5_000;
+/// What a claim's age may be misjudged by: the claimer's clock stamps it, another look's
+/// clock compares it with the lease, and Lambda hosts keep time by NTP to within
+/// milliseconds; ten seconds also cover a paused process resuming.
+pub const CLOCK_SKEW_MARGIN_MS: i64 = 10_000;
+/// The oldest a claim may be when its look starts a PutEvents attempt: 60 − 5 − 10 = 45 s.
+pub const CLAIM_PUT_DEADLINE_MS: i64 = PENDING_LEASE_MS - PUT_ATTEMPT_MAX_MS - CLOCK_SKEW_MARGIN_MS;
+const _: () = assert!(CLAIM_PUT_DEADLINE_MS > 0, "the lease leaves time to put");
 
 /// A status transition, named by the event that made it: the client's newest connect
 /// (for Connected) or newest disconnect (for Disconnected), by its timestamp.
@@ -39,27 +59,98 @@ pub struct Transition {
     pub status: Presence,
     /// `timestamp` (ms) of the connect or disconnect that made the transition.
     pub at: i64,
+    /// The item's `CreatedTime` (0 for items written before it was recorded): an item
+    /// deleted and re-created by replaying its own old events lives again, and its
+    /// transitions must not repeat the eventIds of its first life.
+    pub created: i64,
 }
 
 impl Transition {
     /// The same for every announcement of this transition: a UUID-shaped digest.
     pub fn event_id(&self) -> String {
-        let digest = Sha256::digest(format!(
-            "{}\n{}\n{}",
+        uuid_shaped(&format!(
+            "{}\n{}\n{}\n{}",
             self.client_id,
             self.status.status(),
-            self.at
-        ));
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..]
-        )
+            self.at,
+            self.created
+        ))
     }
+}
+
+fn uuid_shaped(name: &str) -> String {
+    let digest = Sha256::digest(name);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// The sequence of the announcement claimed at `now_ms` after one of sequence `previous`:
+/// more than `previous`, and at least the claim's wall-clock time in ms, so an item deleted
+/// and created again (its sequence lost with it) still announces above its first life,
+/// whose announcements were all claimed earlier. An integer under 2^53, exact in JSON.
+pub fn next_sequence(previous: Option<u64>, now_ms: i64) -> u64 {
+    previous
+        .map_or(1, |previous| previous.saturating_add(1))
+        .max(now_ms.max(0) as u64)
+}
+
+/// Whether a look whose claim is `claimed_for_ms` old may start a PutEvents attempt, with
+/// puts started only before `deadline_ms` ([`CLAIM_PUT_DEADLINE_MS`] as deployed); if not,
+/// it gives the claim up and the announcement goes to whoever takes it over.
+pub fn may_put(claimed_for_ms: i64, deadline_ms: i64) -> bool {
+    claimed_for_ms < deadline_ms
+}
+
+/// Why an item is gone, as a deletion announcement says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Deleted by a caller (`connectivity`, the console, a script).
+    Deleted,
+    /// Deleted by DynamoDB's time to live.
+    Expired,
+}
+
+impl Removal {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Removal::Deleted => "ITEM_DELETED",
+            Removal::Expired => "ITEM_EXPIRED",
+        }
+    }
+}
+
+/// The final `Device Disconnected` of an item that was removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Farewell {
+    pub event_id: String,
+    /// One more than the item's last announcement: it orders after everything the item
+    /// said, and before anything its next life says (claimed later, so above it).
+    pub sequence: u64,
+}
+
+/// What the removal of an item (its last image `old`) owes: a final `Device Disconnected`
+/// if its last announcement said Connected, or may not have been put (pending); nothing if
+/// it was announced Disconnected or never announced.
+pub fn farewell(client_id: &str, old: &Snapshot) -> Option<Farewell> {
+    let announced = old.announced.as_ref()?;
+    if announced.status == Presence::Disconnected && !announced.pending {
+        return None;
+    }
+    Some(Farewell {
+        event_id: uuid_shaped(&format!(
+            "{client_id}\nRemoved\n{}\n{}",
+            old.created.unwrap_or(0),
+            old.revision.unwrap_or(0)
+        )),
+        sequence: old.sequence.unwrap_or(0).saturating_add(1),
+    })
 }
 
 /// What the table holds about a client, as far as announcements are concerned.
@@ -81,6 +172,10 @@ pub struct Snapshot {
     pub revision: Option<u64>,
     /// Whether the item is in the owed-announcements index.
     pub owed: bool,
+    /// The newest announcement's sequence (None: none yet, or written before sequences).
+    pub sequence: Option<u64>,
+    /// The item's `CreatedTime`.
+    pub created: Option<i64>,
 }
 
 /// The newest announcement recorded on the item.
@@ -125,6 +220,7 @@ pub fn look(client_id: &str, item: &Snapshot, grace_ms: i64, now_ms: i64) -> Ver
         client_id: client_id.to_owned(),
         status,
         at,
+        created: item.created.unwrap_or(0),
     };
     match (item.status, announced_status) {
         (Some(Presence::Connected), Some(Presence::Connected)) => Verdict::Settled,
@@ -153,7 +249,8 @@ pub fn look(client_id: &str, item: &Snapshot, grace_ms: i64, now_ms: i64) -> Ver
 }
 
 /// Whether the claim's condition holds: the item is still at the revision the verdict
-/// was made on, nothing is pending, and the last announcement said the other status (or
+/// was made on, with the announcement sequence it was read with (`sequence`), nothing is
+/// pending, and the last announcement said the other status (or
 /// there is none); or the look drawing `token` holds this claim already, because an
 /// earlier attempt of this same write landed although its answer was lost (a timeout),
 /// which must not leave the claim to wait out its lease.
@@ -162,9 +259,11 @@ pub fn claimable(
     item: &Snapshot,
     transition: &Transition,
     revision: Option<u64>,
+    sequence: Option<u64>,
     token: &str,
 ) -> bool {
     let free = item.revision == revision
+        && item.sequence == sequence
         && !item.announced.as_ref().is_some_and(|a| a.pending)
         && item
             .announced
@@ -195,6 +294,7 @@ mod tests {
             client_id: "dev".into(),
             status,
             at,
+            created: 0,
         }
     }
 
@@ -213,6 +313,8 @@ mod tests {
             claim: announced.and_then(|(_, pending)| pending.then(|| "other look".to_owned())),
             revision: Some(3),
             owed: true,
+            sequence: Some(7),
+            created: None,
         }
     }
 
@@ -275,18 +377,36 @@ mod tests {
             Verdict::ResumePending
         );
         let reconnect = transition(Presence::Connected, 10);
-        assert!(!claimable(&pending, &reconnect, Some(3), "this look"));
+        assert!(!claimable(
+            &pending,
+            &reconnect,
+            Some(3),
+            Some(7),
+            "this look"
+        ));
     }
 
     #[test]
     fn a_claim_needs_the_revision_it_was_decided_on() {
         let returned = item(Presence::Connected, Some((Presence::Disconnected, false)));
         let reconnect = transition(Presence::Connected, 10);
-        assert!(claimable(&returned, &reconnect, Some(3), "this look"));
-        assert!(!claimable(&returned, &reconnect, Some(2), "this look"));
+        assert!(claimable(
+            &returned,
+            &reconnect,
+            Some(3),
+            Some(7),
+            "this look"
+        ));
+        assert!(!claimable(
+            &returned,
+            &reconnect,
+            Some(2),
+            Some(7),
+            "this look"
+        ));
         let said = item(Presence::Connected, Some((Presence::Connected, false)));
         assert!(
-            !claimable(&said, &reconnect, Some(3), "this look"),
+            !claimable(&said, &reconnect, Some(3), Some(7), "this look"),
             "alternation"
         );
     }
@@ -297,8 +417,92 @@ mod tests {
         let mut landed = item(Presence::Connected, Some((Presence::Connected, true)));
         landed.claim = Some("this look".into());
         landed.announced.as_mut().unwrap().event_id = reconnect.event_id();
-        assert!(claimable(&landed, &reconnect, Some(3), "this look"));
-        assert!(!claimable(&landed, &reconnect, Some(3), "another look"));
+        assert!(claimable(
+            &landed,
+            &reconnect,
+            Some(3),
+            Some(7),
+            "this look"
+        ));
+        assert!(!claimable(
+            &landed,
+            &reconnect,
+            Some(3),
+            Some(7),
+            "another look"
+        ));
+    }
+
+    #[test]
+    fn a_claim_needs_the_sequence_it_was_read_with() {
+        let returned = item(Presence::Connected, Some((Presence::Disconnected, false)));
+        let reconnect = transition(Presence::Connected, 10);
+        assert!(!claimable(
+            &returned,
+            &reconnect,
+            Some(3),
+            Some(6),
+            "this look"
+        ));
+        assert!(!claimable(
+            &returned,
+            &reconnect,
+            Some(3),
+            None,
+            "this look"
+        ));
+    }
+
+    #[test]
+    fn sequences_rise_with_each_announcement_and_across_lives() {
+        assert_eq!(next_sequence(None, 1_000), 1_000);
+        assert_eq!(next_sequence(Some(1_000), 1_000), 1_001);
+        assert_eq!(next_sequence(Some(5_000), 1_000), 5_001, "a clock behind");
+        assert_eq!(next_sequence(None, -1), 1);
+        let old = item(Presence::Connected, Some((Presence::Connected, false)));
+        let last = farewell("dev", &old).expect("announced Connected");
+        assert_eq!(last.sequence, 8);
+        assert!(
+            next_sequence(None, 9) > last.sequence,
+            "the next life, claimed later"
+        );
+    }
+
+    #[test]
+    fn event_ids_differ_between_lives_of_an_item() {
+        let first = transition(Presence::Connected, 10);
+        let second = Transition {
+            created: 99,
+            ..first.clone()
+        };
+        assert_ne!(first.event_id(), second.event_id());
+    }
+
+    #[test]
+    fn a_removed_item_says_goodbye_only_if_it_was_last_announced_connected_or_unsure() {
+        let connected = item(Presence::Connected, Some((Presence::Connected, false)));
+        assert!(farewell("dev", &connected).is_some());
+        let pending_disconnect = item(Presence::Disconnected, Some((Presence::Disconnected, true)));
+        assert!(farewell("dev", &pending_disconnect).is_some());
+        let said = item(
+            Presence::Disconnected,
+            Some((Presence::Disconnected, false)),
+        );
+        assert_eq!(farewell("dev", &said), None);
+        assert_eq!(farewell("dev", &item(Presence::Connected, None)), None);
+        let mut again = connected.clone();
+        again.revision = Some(4);
+        assert_ne!(
+            farewell("dev", &connected).unwrap().event_id,
+            farewell("dev", &again).unwrap().event_id
+        );
+    }
+
+    #[test]
+    fn a_put_starts_only_while_the_claim_is_well_inside_its_lease() {
+        assert!(may_put(0, CLAIM_PUT_DEADLINE_MS));
+        assert!(may_put(CLAIM_PUT_DEADLINE_MS - 1, CLAIM_PUT_DEADLINE_MS));
+        assert!(!may_put(CLAIM_PUT_DEADLINE_MS, CLAIM_PUT_DEADLINE_MS));
     }
 
     #[test]

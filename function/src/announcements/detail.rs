@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Map, Value};
 
-use crate::announcements::decision::Transition;
+use crate::announcements::decision::{Farewell, Removal, Transition};
 use crate::presence::ordering::Presence;
 use crate::presence::store::{attr, Item};
 
@@ -20,8 +20,9 @@ pub fn detail_type(connected: bool) -> &'static str {
     }
 }
 
-/// The announcement's `detail`: the newest connect and disconnect as stored.
-pub fn detail_of(item: &Item, transition: &Transition) -> Value {
+/// The announcement's `detail`: its `sequence`, and the newest connect and disconnect as
+/// stored.
+pub fn detail_of(item: &Item, transition: &Transition, sequence: u64) -> Value {
     let connect = fields(
         item,
         &[
@@ -50,6 +51,7 @@ pub fn detail_of(item: &Item, transition: &Transition) -> Value {
         "eventId": transition.event_id(),
         "clientId": transition.client_id,
         "status": transition.status.status(),
+        "sequence": sequence,
         "connect": connect,
         "disconnect": disconnect,
     });
@@ -63,6 +65,32 @@ pub fn detail_of(item: &Item, transition: &Transition) -> Value {
         detail["offlineDurationMs"] = json!(offline);
     }
     detail
+}
+
+/// The `detail` of an item's final `Device Disconnected`, from its last image `old`.
+pub fn farewell_detail(
+    old: &Item,
+    client_id: &str,
+    farewell: &Farewell,
+    removal: Removal,
+) -> Value {
+    let transition = Transition {
+        client_id: client_id.to_owned(),
+        status: Presence::Disconnected,
+        at: crate::presence::store::number_attr(old, attr::DISCONNECT_TIME).unwrap_or(0),
+        created: crate::presence::store::number_attr(old, attr::CREATED_TIME).unwrap_or(0),
+    };
+    let mut detail = detail_of(old, &transition, farewell.sequence);
+    detail["eventId"] = json!(farewell.event_id);
+    detail["reason"] = json!(removal.reason());
+    detail
+}
+
+/// The detail-type of an announcement whose `detail` is `detail` (JSON).
+pub fn detail_type_of(detail: &str) -> &'static str {
+    let connected = serde_json::from_str::<Value>(detail)
+        .is_ok_and(|fields| fields["status"].as_str() == Some("Connected"));
+    detail_type(connected)
 }
 
 fn fields(item: &Item, names: &[(&str, &str)]) -> Value {
@@ -116,8 +144,10 @@ mod tests {
             client_id: "a".into(),
             status: Presence::Connected,
             at: 9000,
+            created: 0,
         };
-        let detail = detail_of(&item, &transition);
+        let detail = detail_of(&item, &transition, 12);
+        assert_eq!(detail["sequence"], 12);
         assert_eq!(detail["offlineDurationMs"], 5000);
         assert_eq!(detail["connect"]["versionNumber"], 3);
         assert_eq!(detail["disconnect"]["disconnectReason"], "CONNECTION_LOST");
@@ -126,7 +156,26 @@ mod tests {
 
         let mut first_sighting = item.clone();
         first_sighting.remove("AnnouncedStatus");
-        let detail = detail_of(&first_sighting, &transition);
+        let detail = detail_of(&first_sighting, &transition, 12);
         assert_eq!(detail["offlineDurationMs"], Value::Null);
+    }
+
+    #[test]
+    fn a_farewell_says_why_and_what_the_item_last_held() {
+        let old = item_of(&json!({
+            "ClientID": {"S": "a"}, "Status": {"S": "Connected"}, "ConnectTime": {"N": "9000"},
+            "AnnouncedStatus": {"S": "Connected"}
+        }));
+        let farewell = Farewell {
+            event_id: "e".into(),
+            sequence: 8,
+        };
+        let detail = farewell_detail(&old, "a", &farewell, Removal::Expired);
+        assert_eq!(detail["status"], "Disconnected");
+        assert_eq!(detail["reason"], "ITEM_EXPIRED");
+        assert_eq!(detail["sequence"], 8);
+        assert_eq!(detail["eventId"], "e");
+        assert_eq!(detail["connect"]["timestamp"], 9000);
+        assert_eq!(detail_type_of(&detail.to_string()), "Device Disconnected");
     }
 }

@@ -17,7 +17,8 @@ use crate::presence::store::{
 /// be written on condition that the revision is unchanged.
 impl Store {
     /// Records `transition`'s announcement as pending, held by the look drawing `token`,
-    /// on condition that the item is at `revision` (the state the verdict was made on), no
+    /// with its `sequence`, on condition that the item is at `revision` and at the
+    /// announcement sequence `previous` (the state the verdict was made on), no
     /// other announcement is pending, and the newest one said the other status (or there
     /// is none); or that `token` holds it already (the SDK retried a timed-out attempt
     /// that had landed): [`crate::announcements::decision::claimable`] as a condition.
@@ -27,9 +28,19 @@ impl Store {
         transition: &Transition,
         detail: &str,
         revision: Option<u64>,
+        sequence: (Option<u64>, u64),
         token: &str,
     ) -> Result<bool, StoreError> {
+        let (previous, sequence) = sequence;
         let mut expr = Expression::default();
+        let sequence_name = expr.name(attr::ANNOUNCEMENT_SEQUENCE);
+        let sequence_unchanged = match previous {
+            Some(previous) => format!(
+                "{sequence_name} = {}",
+                expr.value("previousSequence", number(previous))
+            ),
+            None => format!("attribute_not_exists({sequence_name})"),
+        };
         let wanted = expr.value(
             "status",
             AttributeValue::S(transition.status.status().into()),
@@ -49,9 +60,13 @@ impl Store {
             expr.assign(attr::ANNOUNCEMENT_DETAIL, AttributeValue::S(detail.into())),
             expr.assign(attr::ANNOUNCED_AT, number(now().as_millis())),
             expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
+            format!(
+                "{sequence_name} = {}",
+                expr.value("sequence", number(sequence))
+            ),
         ];
         let condition = format!(
-            "({} AND attribute_not_exists({pending}) \
+            "({} AND {sequence_unchanged} AND attribute_not_exists({pending}) \
              AND (attribute_not_exists({announced}) OR {announced} <> {wanted})) \
              OR (attribute_exists({pending}) AND {} AND {})",
             expr.unchanged(revision),
@@ -138,15 +153,17 @@ impl Store {
         )
     }
 
-    /// Marks the announcement `event_id` as put. With `settle` (the revision at which the
-    /// announcement agrees with the status, and that status), also removes the owed mark,
-    /// on condition that the item is still at that revision; otherwise, or if it moved on,
-    /// the mark stays and the item is looked at again. A no-op if another announcement
-    /// replaced this one. Whether the item was settled.
+    /// Marks the announcement `event_id`, held by the look drawing `token`, as put. With
+    /// `settle` (the revision at which the announcement agrees with the status, and that
+    /// status), also removes the owed mark, on condition that the item is still at that
+    /// revision; otherwise, or if it moved on, the mark stays and the item is looked at
+    /// again. A no-op if another announcement replaced this one, or another look took this
+    /// one over (it confirms its own put). Whether the item was settled.
     pub async fn confirm_announcement(
         &self,
         client_id: &str,
         event_id: &str,
+        token: &str,
         settle: Option<(Option<u64>, Presence)>,
     ) -> Result<bool, StoreError> {
         if let Some((revision, status)) = settle {
@@ -158,9 +175,8 @@ impl Store {
                 expr.name(attr::ANNOUNCEMENT_CLAIM),
             ]);
             let condition = format!(
-                "{} = {} AND {}",
-                expr.name(attr::ANNOUNCEMENT_ID),
-                expr.value("eventId", AttributeValue::S(event_id.into())),
+                "{} AND {}",
+                held(&mut expr, event_id, token),
                 expr.unchanged(revision)
             );
             let update = update_expression(&sets, &removes);
@@ -177,11 +193,7 @@ impl Store {
             expr.name(attr::ANNOUNCEMENT_DETAIL),
             expr.name(attr::ANNOUNCEMENT_CLAIM),
         ];
-        let condition = format!(
-            "{} = {}",
-            expr.name(attr::ANNOUNCEMENT_ID),
-            expr.value("eventId", AttributeValue::S(event_id.into()))
-        );
+        let condition = held(&mut expr, event_id, token);
         self.announcement_write(client_id, update_expression(&[], &removes), condition, expr)
             .await?;
         Ok(false)
@@ -266,6 +278,15 @@ impl Store {
     }
 }
 
+/// `event_id` is the item's announcement and the look drawing `token` holds its claim.
+fn held(expr: &mut Expression, event_id: &str, token: &str) -> String {
+    format!(
+        "{} AND {}",
+        expr.assign(attr::ANNOUNCEMENT_ID, AttributeValue::S(event_id.into())),
+        expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into()))
+    )
+}
+
 /// What an item says about announcements.
 pub fn snapshot_of(item: &Item) -> Snapshot {
     let text = |name: &str| item.get(name).and_then(|value| value.as_s().ok());
@@ -296,5 +317,7 @@ pub fn snapshot_of(item: &Item) -> Snapshot {
         claim: text(attr::ANNOUNCEMENT_CLAIM).cloned(),
         revision: number_attr(item, attr::REVISION),
         owed: item.contains_key(attr::OWED_SHARD),
+        sequence: number_attr(item, attr::ANNOUNCEMENT_SEQUENCE),
+        created: number_attr(item, attr::CREATED_TIME),
     }
 }

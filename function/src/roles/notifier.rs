@@ -2,7 +2,7 @@
 //! announcements on EventBridge out. Answers with the failed records
 //! (`ReportBatchItemFailures`), so Lambda retries only those.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -34,9 +34,7 @@ const LOOK_MARGIN: Duration = Duration::from_secs(8);
 
 /// When to start no more looks: `LOOK_MARGIN` before the deadline (epoch milliseconds).
 fn stop_at(deadline_ms: u64) -> Instant {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = crate::shared::time::since_epoch();
     let left = Duration::from_millis(deadline_ms).saturating_sub(now);
     Instant::now() + left.saturating_sub(LOOK_MARGIN)
 }

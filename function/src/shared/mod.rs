@@ -1,7 +1,7 @@
 //! What every pipeline uses: the AWS configuration and HTTP client ([`aws`]), JSON logs
 //! ([`logging`]), EMF metrics ([`metrics`]), the deployment's settings kept as table tags
-//! ([`deployment`]), stream batches ([`stream`]) and the dead-letter messages' events
-//! ([`dead_letter`]). It uses no pipeline.
+//! ([`deployment`]), stream batches ([`stream`]) the dead-letter messages' events
+//! ([`dead_letter`]) and the wall clock ([`time`]). It uses no pipeline.
 
 use std::collections::HashMap;
 
@@ -13,6 +13,7 @@ pub mod deployment;
 pub mod logging;
 pub mod metrics;
 pub mod stream;
+pub mod time;
 
 /// A DynamoDB item, as the SDK reads and writes it.
 pub type Item = HashMap<String, AttributeValue>;

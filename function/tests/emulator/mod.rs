@@ -127,7 +127,29 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
         .expect("valid key schema")
 }
 
+/// Creates a table with the module's key schema and its owed-announcements index
+/// (`ByAnnouncementOwed` on OwedShard and LastUpdateTime, keys only), as events_enabled does.
+pub async fn create_table_with_owed_index(client: &Client, purpose: &str) -> String {
+    create_table_with_index(
+        client,
+        purpose,
+        Some(("ByAnnouncementOwed", "OwedShard", ProjectionType::KeysOnly)),
+    )
+    .await
+}
+
 async fn create_table_with(client: &Client, purpose: &str, status_index: bool) -> String {
+    let index = status_index.then_some(("ByStatusShard", "StatusShard", ProjectionType::All));
+    create_table_with_index(client, purpose, index).await
+}
+
+/// A table with the module's key schema and, optionally, a global secondary index
+/// `(name, hash key)` sorted by LastUpdateTime.
+async fn create_table_with_index(
+    client: &Client,
+    purpose: &str,
+    index: Option<(&str, &str, ProjectionType)>,
+) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
@@ -139,20 +161,16 @@ async fn create_table_with(client: &Client, purpose: &str, status_index: bool) -
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute("ClientID", ScalarAttributeType::S))
         .key_schema(key("ClientID", KeyType::Hash));
-    if status_index {
+    if let Some((index, hash_key, projection)) = index {
         request = request
-            .attribute_definitions(attribute("StatusShard", ScalarAttributeType::S))
+            .attribute_definitions(attribute(hash_key, ScalarAttributeType::S))
             .attribute_definitions(attribute("LastUpdateTime", ScalarAttributeType::N))
             .global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
-                    .index_name("ByStatusShard")
-                    .key_schema(key("StatusShard", KeyType::Hash))
+                    .index_name(index)
+                    .key_schema(key(hash_key, KeyType::Hash))
                     .key_schema(key("LastUpdateTime", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+                    .projection(Projection::builder().projection_type(projection).build())
                     .build()
                     .expect("valid index"),
             );
@@ -248,3 +266,17 @@ pub const SETTINGS_VARIABLES: [&str; 9] = [
     "HISTORY_TABLE_NAME",
     "HISTORY_RETENTION_SECONDS",
 ];
+
+/// The SDK configuration of a role's clients (what `load_aws_config` gives a Lambda), for
+/// this emulator.
+pub fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            Credentials::new("testing", "testing", None, None, "tests"),
+        ))
+        .http_client(iot_connectivity::shared::aws::http_client())
+        .build()
+}

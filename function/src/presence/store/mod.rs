@@ -63,6 +63,9 @@ pub mod attr {
     /// The token of the look holding the pending announcement's claim, so that a claim
     /// written again after its first attempt landed unseen is still that look's.
     pub const ANNOUNCEMENT_CLAIM: &str = "AnnouncementClaim";
+    /// The newest announcement's `sequence`, written with its claim: consumers order a
+    /// client's announcements by it.
+    pub const ANNOUNCEMENT_SEQUENCE: &str = "AnnouncementSequence";
     /// `Owed#<shard>` while the item may owe an announcement (events_enabled): the key of
     /// the sparse index the reconciler reads. Set by every presence write, removed by the
     /// notifier once the last announcement agrees with the status.
