@@ -258,6 +258,12 @@ class FaultsTest(EmulatorProcessTest):
             [{"entryError": {"code": "InternalFailure"}, "service": "sqs"}],
             [{"error": {"code": "Throttling"}, "invocationError": "crash"}],
             [{"servce": "dynamodb"}],
+            [{"delivery": {"reorderWindow": -1}}],
+            [{"delivery": {"duplicate": 1.5}}],
+            [{"delivery": {"window": 100}}],
+            [{"delivery": {"duplicate": 0.5}, "operation": "PutRule"}],
+            [{"delivery": {"duplicate": 0.5}, "entryError": {"code": "InternalFailure"}}],
+            [{"rule": "r", "error": {"code": "Throttling"}}],
         ):
             status, answer = self.chaos("POST", "faults", bad)
             self.assertEqual(status, 400, bad)
@@ -368,6 +374,101 @@ class FaultsTest(EmulatorProcessTest):
         [record] = self.messages(sink)
         self.assertEqual(record["dynamodb"]["Keys"]["id"]["S"], "a")
 
+    # --- Delivery faults: EventBridge's order and at-least-once delivery ---------------
+
+    def queue_rule(self) -> tuple[str, str, str, str, str]:
+        """An EventBridge rule sending events of a new source to a new queue:
+        (source, rule name, rule ARN, queue URL, queue ARN)."""
+        url, arn = self.queue()
+        name = f"to-queue-{uuid.uuid4().hex[:8]}"
+        source = f"test.{name}"
+        events = self.client("events")
+        rule_arn = events.put_rule(Name=name, EventPattern=json.dumps({"source": [source]}))["RuleArn"]
+        events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+        return source, name, rule_arn, url, arn
+
+    def put_numbered(self, source: str, count: int) -> list[str]:
+        """Puts events {"n": 0} .. {"n": count - 1} in that order; returns their event IDs."""
+        events, ids = self.client("events"), []
+        for start in range(0, count, 10):
+            entries = [{"Source": source, "DetailType": "Test", "Detail": json.dumps({"n": n})}
+                       for n in range(start, min(start + 10, count))]
+            answer = events.put_events(Entries=entries)
+            self.assertEqual(answer["FailedEntryCount"], 0)
+            ids += [entry["EventId"] for entry in answer["Entries"]]
+        return ids
+
+    def arrivals(self, url: str) -> list[dict]:
+        """Every event in the queue, in the order the queue holds them."""
+        arrived = []
+        while batch := self.messages(url):
+            arrived += batch
+        return arrived
+
+    def test_a_delivery_rule_reorders_and_duplicates_deliveries(self) -> None:
+        source, name, rule_arn, url, queue_arn = self.queue_rule()
+        rule = {"service": "events", "rule": name, "delivery": {"reorderWindow": 2000, "duplicate": 0.2}}
+
+        def run() -> tuple[list[int], list[tuple]]:
+            """(the n of each arrival, the log's decisions as (kind, n, delay))."""
+            self.chaos("DELETE", "log")
+            self.faults([rule], seed=42)
+            ids = self.put_numbered(source, 50)
+            with urllib.request.urlopen(f"{self.endpoint}/_emulator/drain?timeout=0") as response:
+                self.assertGreater(json.loads(response.read())["pending"], 0, "held deliveries are work in flight")
+            self.drain()  # so the drain waits for them
+            arrived = self.arrivals(url)
+            self.assertEqual([event["id"] for event in arrived if event["id"] not in ids], [])
+            index = {event_id: n for n, event_id in enumerate(ids)}
+            log = self.fault_log()
+            for record in log:
+                self.assertEqual((record["target"], record["rule"], record["operation"]), (queue_arn, rule_arn, "PutEvents"))
+            return [event["detail"]["n"] for event in arrived], [(r["kind"], index[r["eventId"]], r["latencyMs"]) for r in log]
+
+        order, decisions = run()
+        self.assertEqual(sorted(set(order)), list(range(50)), "every event arrives at least once")
+        self.assertNotEqual(order, list(range(50)), "later events overtake earlier ones")
+        twice = sorted(n for n in set(order) if order.count(n) == 2)
+        self.assertTrue(0 < len(twice) < 50, "duplicate 0.2 repeats some deliveries, not all")
+        self.assertEqual(len(order), 50 + len(twice))
+        self.assertEqual(sorted(n for kind, n, _ in decisions if kind == "delivery-duplicated"), twice)
+        delayed = [(n, delay) for kind, n, delay in decisions if kind == "delivery-delayed"]
+        self.assertGreater(len(delayed), 40, "(a delay rounds to 0 ms only rarely)")
+        self.assertTrue(all(0 < delay <= 2000 for _, delay in delayed))
+        for kind, n, delay in decisions:
+            if kind == "delivery-duplicated":  # the copy comes after the first delivery
+                self.assertLessEqual(dict(delayed).get(n, 0), delay)
+                self.assertLessEqual(delay, 4000)
+
+        _, again = run()
+        self.assertEqual(again, decisions, "the same seed makes the same decisions")
+
+    def test_without_delivery_rules_events_arrive_once_in_put_order(self) -> None:
+        source, _, _, url, _ = self.queue_rule()
+        self.put_numbered(source, 50)
+        self.drain()
+        self.assertEqual([event["detail"]["n"] for event in self.arrivals(url)], list(range(50)))
+        # A delivery rule scoped to another EventBridge rule changes nothing here either.
+        self.faults([{"rule": "another-rule", "delivery": {"reorderWindow": 2000, "duplicate": 1}}])
+        self.put_numbered(source, 50)
+        self.drain()
+        self.assertEqual([event["detail"]["n"] for event in self.arrivals(url)], list(range(50)))
+        self.assertEqual(self.fault_log(), [])
+
+    def test_a_lambda_target_gets_a_duplicate_too(self) -> None:
+        name, sink = self.forwarding_function()
+        source = self.event_rule(name)
+        self.faults([{"delivery": {"reorderWindow": 300, "duplicate": 1}}], seed=3)
+        [entry] = self.client("events").put_events(Entries=[{"Source": source, "DetailType": "Test", "Detail": "{}"}])["Entries"]
+        self.drain()
+        received = self.messages(sink)
+        self.assertEqual([event["id"] for event in received], [entry["EventId"]] * 2, "the function ran twice")
+        function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        self.assertEqual(
+            [(r["kind"], r["target"], r["eventId"]) for r in self.fault_log()],
+            [("delivery-delayed", function_arn, entry["EventId"]), ("delivery-duplicated", function_arn, entry["EventId"])],
+        )
+
     # --- The log ---------------------------------------------------------------------
 
     def test_the_log_lists_what_was_injected_and_clears(self) -> None:
@@ -379,6 +480,7 @@ class FaultsTest(EmulatorProcessTest):
         self.assertEqual(record, {
             "service": "dynamodb", "region": REGION, "operation": "GetItem", "kind": "api-error",
             "code": "ThrottlingException", "statusCode": 400, "latencyMs": None, "target": table, "source": None,
+            "eventId": None, "rule": None,
         })
         self.assertEqual(self.chaos("DELETE", "log"), (200, []))
         self.assertEqual(self.fault_log(), [])

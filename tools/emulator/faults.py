@@ -3,7 +3,7 @@
 A rule matches by `service` (boto3's name: dynamodb, events, sqs, lambda, iot-data, ...),
 `region` and `operation`, each omitted for "any", and hits with `probability` (default 1).
 The rules of a kind are tried in order; the first that matches and hits applies. There
-are three kinds:
+are four kinds:
 
 - API rules (`error`, `latency`): an API request over HTTP is answered with the AWS error
   `error` ({statusCode, code, message}; LocalStack's default: 503 ServiceUnavailable) in the
@@ -16,6 +16,12 @@ are three kinds:
   `source`): an invocation the emulator makes fails as the function itself would fail
   (lambda_runner.py), so retries, destinations and event source mappings handle it as a
   real failure.
+- Delivery rules (`delivery`: {reorderWindow: ms, duplicate: 0-1}, scoped by `rule`):
+  EventBridge guarantees neither order nor exactly-once delivery. Each delivery of a put
+  event to a target of a matching rule that hits (one draw per event and target) is held
+  for a random delay up to `reorderWindow` (held.py), so later events can overtake it,
+  and with probability `duplicate` delivered a second time, a further random delay up to
+  `reorderWindow` after the first.
 
 Network effects (`{"latency": ms}`) delay every API request, as LocalStack's do. With a
 seed, each rule draws from its own generator, seeded from the seed, its position and its
@@ -25,18 +31,21 @@ order hit the same way on every run. Every injected fault is logged.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from xml.sax.saxutils import escape
 
-from moto.core.responses import BaseResponse, get_service_model
+from moto.core.responses import BaseResponse
 from moto.events.models import EventsBackend
+from moto.events.models import Rule as EventRule
+
+from . import errors
+from .held import held
 
 CONTROL_PREFIX = "/_emulator/chaos/"
 SOURCES = ("iot", "events", "esm", "invoke")
@@ -50,9 +59,12 @@ _KIND_KEYS = {
     "api": {"error", "latency"},
     "entry": {"entryError"},
     "invocation": {"invocationError", "function", "source"},
+    "delivery": {"delivery", "rule"},
 }
-# Entry and invocation rules act on one operation only; naming another is a mistake.
-_KIND_SCOPE = {"entry": ("events", "PutEvents"), "invocation": ("lambda", "Invoke")}
+# The field that makes a rule of a kind other than "api", in the order they are looked for.
+_KIND_FIELDS = (("invocationError", "invocation"), ("entryError", "entry"), ("delivery", "delivery"))
+# Entry, invocation and delivery rules act on one operation only; naming another is a mistake.
+_KIND_SCOPE = {"entry": ("events", "PutEvents"), "invocation": ("lambda", "Invoke"), "delivery": ("events", "PutEvents")}
 
 
 class RuleError(ValueError):
@@ -98,13 +110,16 @@ class Rule:
     invocation_error: str | None = None
     function: str | None = None
     source: str | None = None
+    reorder_window_ms: float = 0.0
+    duplicate: float = 0.0
+    event_rule: str | None = None  # an EventBridge rule's name or ARN
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
     def parse(cls, spec) -> "Rule":
         if not isinstance(spec, dict):
             raise RuleError(f"a rule is a JSON object, not {spec!r}")
-        kind = "invocation" if "invocationError" in spec else "entry" if "entryError" in spec else "api"
+        kind = next((kind for key, kind in _KIND_FIELDS if key in spec), "api")
         misplaced = set(spec) - set(_MATCHERS) - {"probability"} - _KIND_KEYS[kind]
         if misplaced:
             raise RuleError(f"{sorted(misplaced)} not allowed in an {kind} rule: {json.dumps(spec)}")
@@ -132,6 +147,11 @@ class Rule:
             error = _object(spec, "entryError", {"code", "message"})
             rule.code = _string(error, "code", "InternalFailure")
             rule.message = _string(error, "message")
+        elif kind == "delivery":
+            delivery = _object(spec, "delivery", {"reorderWindow", "duplicate"})
+            rule.reorder_window_ms = _number(delivery.get("reorderWindow", 0), "delivery.reorderWindow", 0)
+            rule.duplicate = _number(delivery.get("duplicate", 0), "delivery.duplicate", 0, 1)
+            rule.event_rule = _string(spec, "rule")
         else:
             rule.invocation_error = spec["invocationError"]
             if rule.invocation_error not in INVOCATION_ERROR_TYPES:
@@ -237,7 +257,8 @@ class Chaos:
         return None
 
     def _record(self, kind: str, service: str, region: str, operation: str | None, code: str | None, target: str | None,
-                status_code: int | None = None, latency_ms: float | None = None, source: str | None = None) -> None:
+                status_code: int | None = None, latency_ms: float | None = None, source: str | None = None,
+                event_id: str | None = None, rule: str | None = None) -> None:
         self._log.append({
             "time": _now(),
             "service": service,
@@ -249,6 +270,8 @@ class Chaos:
             "latencyMs": latency_ms,
             "target": target,
             "source": source,
+            "eventId": event_id,
+            "rule": rule,
         })
 
     def latency_s(self) -> float:
@@ -289,6 +312,29 @@ class Chaos:
             self._record(f"function-{rule.invocation_error}", "lambda", function.region, "Invoke", rule.code,
                          function.function_arn, source=source)
             return rule.invocation_error
+
+    def delivery_delays(self, rule, target_arn: str, event_id: str) -> list[float] | None:
+        """When to deliver this put event to this target of EventBridge rule `rule`: the
+        delays (seconds after the put) of the delivery and of its duplicate, if any; None
+        when no delivery rule hits (deliver now, as without faults)."""
+
+        def scoped(fault: Rule) -> bool:
+            return fault.event_rule in (None, rule.name, rule.arn)
+
+        with self._lock:
+            fault = self._first_hit("delivery", "events", rule.region_name, "PutEvents", scoped)
+            if fault is None:
+                return None
+            delays_ms = [round(fault.rng.uniform(0, fault.reorder_window_ms))]
+            if fault.rng.random() < fault.duplicate:
+                delays_ms.append(delays_ms[0] + round(fault.rng.uniform(0, fault.reorder_window_ms)))
+            for copy_number, delay_ms in enumerate(delays_ms):
+                if copy_number == 0 and delay_ms == 0:
+                    continue  # delivered at once, as without the rule
+                kind = "delivery-delayed" if copy_number == 0 else "delivery-duplicated"
+                self._record(kind, "events", rule.region_name, "PutEvents", None, target_arn, latency_ms=delay_ms,
+                             event_id=event_id, rule=rule.arn)
+            return [delay_ms / 1000 for delay_ms in delays_ms]
 
 
 chaos = Chaos()
@@ -361,35 +407,13 @@ def _target(response: BaseResponse) -> str | None:
 
 def _error_response(response: BaseResponse, rule: Rule, service: str) -> tuple[int, dict, str]:
     """The rule's error as the service answers in the protocol the request used."""
-    model = get_service_model(service)
-    try:
-        protocol = response.determine_response_protocol(model)
-    except NotImplementedError:  # a protocol moto does not read either (CBOR)
-        protocol = model.protocol
-    headers = {"x-amzn-RequestId": str(uuid.uuid4())}
-    message = rule.error_message()
-    fault = "Sender" if rule.status_code < 500 else "Receiver"
-    if protocol in ("query", "ec2", "rest-xml"):
-        headers["Content-Type"] = "text/xml"
-        body = (
-            f"<ErrorResponse><Error><Type>{fault}</Type><Code>{escape(rule.code)}</Code>"
-            f"<Message>{escape(message)}</Message></Error><RequestId>{headers['x-amzn-RequestId']}</RequestId></ErrorResponse>"
-        )
-        return rule.status_code, headers, body
-    if protocol == "rest-json":
-        headers["Content-Type"] = "application/json"
-    else:
-        headers["Content-Type"] = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
-    headers["x-amzn-ErrorType"] = rule.code
-    if "awsQueryCompatible" in model.metadata:
-        # SQS: SDKs take the error code from this header when the service sends it.
-        headers["x-amzn-query-error"] = f"{rule.code};{fault}"
-    return rule.status_code, headers, json.dumps({"__type": rule.code, "message": message})
+    return errors.answer(response, service, rule.status_code, rule.code, rule.error_message())
 
 
 def patch() -> None:
-    """API faults before moto handles a request; entry faults inside PutEvents. Invocation
-    faults are asked for by lambda_runner.py."""
+    """API faults before moto handles a request; entry faults inside PutEvents; delivery
+    faults where a put event reaches a rule's targets (after schedules.patch, so Lambda
+    targets are held too). Invocation faults are asked for by lambda_runner.py."""
     original_call_action = BaseResponse.call_action
 
     def call_action(self: BaseResponse):
@@ -417,3 +441,38 @@ def patch() -> None:
         ]
 
     EventsBackend.put_events = put_events
+
+    original_send_to_targets = EventRule.send_to_targets
+
+    def send_to_targets(self: EventRule, event: dict, transform_input: bool = True) -> None:
+        if self.scheduled_expression or not self.event_pattern.matches_event(event):
+            return original_send_to_targets(self, event, transform_input)
+        now, later = [], []  # targets delivered now; (delay, target) delivered later
+        for target in self.targets:
+            delays = chaos.delivery_delays(self, target.get("Arn", ""), event.get("id"))
+            if delays is None:
+                now.append(target)
+                continue
+            first, *duplicate = delays
+            if first == 0:
+                now.append(target)
+            else:
+                later.append((first, target))
+            later.extend((delay, target) for delay in duplicate)
+        for delay, target in later:
+            # Copies of the rule and the event as they are at the put: the held delivery
+            # goes to this one target, whatever happens to either in the meantime.
+            rule, held_event = _with_targets(self, [target]), copy.deepcopy(event)
+            held.hold(delay, lambda rule=rule, held_event=held_event: original_send_to_targets(rule, held_event, transform_input))
+        if len(now) == len(self.targets):
+            original_send_to_targets(self, event, transform_input)  # as without delivery rules
+        elif now:
+            original_send_to_targets(_with_targets(self, now), event, transform_input)
+
+    EventRule.send_to_targets = send_to_targets
+
+
+def _with_targets(rule: EventRule, targets: list[dict]) -> EventRule:
+    narrowed = copy.copy(rule)
+    narrowed.targets = targets
+    return narrowed

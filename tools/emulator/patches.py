@@ -1,6 +1,7 @@
 """Patches to moto 5.2.5 (pinned in requirements.txt), and the order they are applied in.
 
-Six gaps of moto itself, each with a test in tools/test_emulator.py:
+Seven gaps of moto itself, each with a test in tools/test_emulator.py (the seventh in
+tools/test_names.py):
 
 1. IoT tagging. ListTagsForResource / TagResource / UntagResource are not implemented,
    and the AWS provider retries the resulting error forever on aws_iot_topic_rule.
@@ -21,6 +22,9 @@ Six gaps of moto itself, each with a test in tools/test_emulator.py:
    DynamoDB answers them at once, and the AWS provider reads one page, so a table with
    more than 10 tags planned a change on every plan. The patch answers all of them (a
    table has at most 50).
+7. Name limits. moto creates functions, roles, policies, rules, schedules, topic rules
+   and alarms under names AWS refuses as too long (or with characters it refuses), so a
+   name that fails on AWS passed here. name_limits.py refuses them as AWS does.
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
 (iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
@@ -43,6 +47,8 @@ from moto.iot.models import IoTBackend
 from moto.iot.responses import IoTResponse
 from moto.sqs.models import Queue
 from moto.utilities.tagging_service import TaggingService
+
+from . import name_limits
 
 
 def _iot_tagger(backend: IoTBackend) -> TaggingService:
@@ -198,13 +204,22 @@ def patch_sqs_redrive_policy_format() -> None:
     Queue.attributes = attributes
 
 
+_applied = False
+
+
 def apply_patches() -> None:
+    """The fixes to moto itself; once per process (a second call changes nothing)."""
+    global _applied
+    if _applied:
+        return
+    _applied = True
     patch_iot_tagging()
     patch_lambda_logging_config()
     patch_dynamodb_atomic_writes()
     patch_dynamodb_partition_query()
     patch_dynamodb_tags_in_one_page()
     patch_sqs_redrive_policy_format()
+    name_limits.patch()
 
 
 def apply_all(endpoint_url: str):

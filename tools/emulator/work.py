@@ -1,8 +1,9 @@
 """Work in flight: what the emulator still has to do after an API call has returned.
 
-Rule actions, asynchronous invocations waiting for a retry and stream batches are
-counted here, so that a test or the demo can wait until everything published has
-landed (`GET /_emulator/drain`) instead of sleeping.
+Rule actions, asynchronous invocations waiting for a retry, stream batches and
+EventBridge deliveries held by a delivery fault rule (held.py) are counted here, so
+that a test or the demo can wait until everything published has landed
+(`GET /_emulator/drain`) instead of sleeping.
 """
 
 from __future__ import annotations
