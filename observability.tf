@@ -97,7 +97,7 @@ locals {
     # reconcile passes means announcements are not getting out.
     var.events_enabled && var.metrics_enabled ? {
       announcements-failed = {
-        description = "Announcement looks failed (DynamoDB or PutEvents errors, or a claim past its fence); the devices stay owed and the reconciler retries them. See docs/operations.md#announcements-failed."
+        description = "Announcement looks failed (DynamoDB or PutEvents errors, or a claim past its fence); the devices stay owed and the reconciler retries them. Runbook: docs/operations.md, Runbooks."
         namespace   = var.metrics_namespace
         metric      = "Failed"
         statistic   = "Sum"
@@ -105,7 +105,7 @@ locals {
         threshold   = 0
       }
       announcements-backlog-age = {
-        description = "A device has owed an announcement for longer than the grace period plus two reconcile intervals: announcements are not getting out. See docs/operations.md#announcements-backlog-age."
+        description = "A device has owed an announcement for longer than the grace period plus two reconcile intervals: announcements are not getting out. Runbook: docs/operations.md, Runbooks."
         namespace   = var.metrics_namespace
         metric      = "OldestOwedAgeSeconds"
         statistic   = "Maximum"

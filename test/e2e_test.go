@@ -99,7 +99,8 @@ func TestCompleteExample(t *testing.T) {
 			"module.device_connectivity.aws_lambda_function.this":        "update",
 			"module.device_connectivity.aws_lambda_function.notifier[0]": "update",
 			"module.device_connectivity.aws_lambda_function.counter[0]":  "update",
-		}, changed, "the three functions are built from the crate")
+			"aws_lambda_function.view":                                   "update",
+		}, changed, "the three functions, and the example's consumer, are built from the crate")
 	})
 
 	t.Run("the deployed pipeline keeps status right and loses nothing", func(t *testing.T) {
@@ -641,6 +642,34 @@ func assertAnnouncements(t *testing.T, cfg aws.Config, where string, out map[str
 			id := message["detail"].(map[string]any)["eventId"]
 			assert.False(t, ids[id], "eventId %v announced twice without a failure", id)
 			ids[id] = true
+		}
+		assertSequenceRises(t, client, received[client])
+	}
+
+	// A device whose item is deleted while announced Connected is announced Disconnected,
+	// saying why, after everything its item said.
+	_, err := dynamodb.NewFromConfig(cfg).DeleteItem(t.Context(), &dynamodb.DeleteItemInput{
+		TableName: aws.String(out["dynamodb_table_name"]),
+		Key:       map[string]dynamodbtypes.AttributeValue{"ClientID": &dynamodbtypes.AttributeValueMemberS{Value: returner}},
+	})
+	require.NoError(t, err)
+	await("the deleted device's farewell", map[string]int{returner: 4})
+	farewell := received[returner][3]
+	assert.Equal(t, "Device Disconnected", farewell["detail-type"])
+	assert.Equal(t, "ITEM_DELETED", farewell["detail"].(map[string]any)["reason"])
+	assertSequenceRises(t, returner, received[returner])
+}
+
+// assertSequenceRises: announcements received in the order they were put (no reordering
+// fault here) carry ever larger sequences.
+func assertSequenceRises(t *testing.T, client string, messages []map[string]any) {
+	t.Helper()
+	previous := 0.0
+	for _, message := range messages {
+		sequence, ok := message["detail"].(map[string]any)["sequence"].(float64)
+		if assert.True(t, ok, "%s: an announcement without a sequence: %v", client, message) {
+			assert.Greater(t, sequence, previous, "%s: sequences rise with every announcement", client)
+			previous = sequence
 		}
 	}
 }

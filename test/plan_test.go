@@ -5,7 +5,6 @@ package test
 import (
 	"archive/zip"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"os"
 	"path/filepath"

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import logging
+import sys
 import threading
 import time
 import unittest
@@ -106,6 +107,64 @@ class EmulatorTest(unittest.TestCase):
         page = dynamodb.list_tags_of_resource(ResourceArn=arn)
         self.assertEqual(len(page["Tags"]), 14)
         self.assertNotIn("NextToken", page)
+
+    def test_a_sparse_index_query_never_fails_while_writes_empty_it(self) -> None:
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName="owed",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "ClientID", "AttributeType": "S"},
+                {"AttributeName": "OwedShard", "AttributeType": "S"},
+                {"AttributeName": "LastUpdateTime", "AttributeType": "N"},
+            ],
+            KeySchema=[{"AttributeName": "ClientID", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "ByAnnouncementOwed",
+                "KeySchema": [
+                    {"AttributeName": "OwedShard", "KeyType": "HASH"},
+                    {"AttributeName": "LastUpdateTime", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }],
+        )
+        clients = [f"dev-{i}" for i in range(1000)]
+        for client in clients:
+            dynamodb.put_item(TableName="owed", Item={
+                "ClientID": {"S": client}, "OwedShard": {"S": "Owed#0"}, "LastUpdateTime": {"N": "1"}})
+        errors = []
+        done = threading.Event()
+
+        def settle_and_mark() -> None:
+            writer = self.client("dynamodb")
+            while not done.is_set():
+                for client in clients[::10]:
+                    writer.update_item(TableName="owed", Key={"ClientID": {"S": client}},
+                                       UpdateExpression="REMOVE OwedShard")
+                    writer.update_item(TableName="owed", Key={"ClientID": {"S": client}},
+                                       UpdateExpression="SET OwedShard = :s", ExpressionAttributeValues={":s": {"S": "Owed#0"}})
+
+        writers = [threading.Thread(target=settle_and_mark) for _ in range(2)]
+        # Threads switch far more often than Python's 5 ms default, so the writes land
+        # inside the query as they do under a loaded emulator.
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-5)
+        self.addCleanup(sys.setswitchinterval, switch_interval)
+        for writer in writers:
+            writer.start()
+        reader = self.client("dynamodb")
+        try:
+            for _ in range(40):
+                try:
+                    reader.query(TableName="owed", IndexName="ByAnnouncementOwed", Limit=100,
+                                 KeyConditionExpression="OwedShard = :s", ExpressionAttributeValues={":s": {"S": "Owed#0"}})
+                except Exception as err:  # noqa: BLE001 - the failure under test
+                    errors.append(err)
+        finally:
+            done.set()
+            for writer in writers:
+                writer.join()
+        self.assertEqual(errors, [], "an index query answered with an error while writes changed its keys")
 
     def test_a_query_reads_only_its_partition(self) -> None:
         dynamodb = self.client("dynamodb")

@@ -128,3 +128,8 @@ output "history_table_arn" {
   description = "ARN of the connectivity history table, for readers' IAM policies."
   value       = module.device_connectivity.history_table_arn
 }
+
+output "announced_table_name" {
+  description = "The example consumer's table: each device's latest announced status (Status, Sequence, EventId), applied by sequence."
+  value       = aws_dynamodb_table.announced.name
+}

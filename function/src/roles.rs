@@ -8,6 +8,7 @@ use std::str::FromStr;
 pub mod counter;
 pub mod notifier;
 pub mod presence;
+pub mod view;
 
 /// What one function of the module does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +19,12 @@ pub enum Role {
     Notifier,
     /// The table's stream to the `ConnectedDevices` count, and the count to a metric.
     Counter,
+    /// An example consumer: announcements to each device's latest status, by sequence.
+    View,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Presence, Role::Notifier, Role::Counter];
+    pub const ALL: [Role; 4] = [Role::Presence, Role::Notifier, Role::Counter, Role::View];
 
     /// The value of the function's `handler` setting that selects this role.
     pub fn handler(self) -> &'static str {
@@ -29,6 +32,7 @@ impl Role {
             Role::Presence => "presence",
             Role::Notifier => "notifier",
             Role::Counter => "counter",
+            Role::View => "view",
         }
     }
 
@@ -43,6 +47,7 @@ impl Role {
             Role::Presence => presence::run().await,
             Role::Notifier => notifier::run().await,
             Role::Counter => counter::run().await,
+            Role::View => view::run().await,
         }
     }
 }
@@ -65,7 +70,7 @@ impl fmt::Display for Role {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the function's handler (_HANDLER) is {0:?}; set it to one of presence, notifier, counter")]
+#[error("the function's handler (_HANDLER) is {0:?}; set it to one of presence, notifier, counter, view")]
 pub struct UnknownRole(pub String);
 
 #[cfg(test)]

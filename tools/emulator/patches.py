@@ -138,12 +138,14 @@ def patch_lambda_logging_config() -> None:
     LambdaFunction.update_configuration = update_configuration
 
 
-def patch_dynamodb_atomic_writes() -> None:
-    lock = threading.RLock()
+# Held by every DynamoDB write, and by index queries (see patch_dynamodb_partition_query).
+_dynamodb_writes = threading.RLock()
 
+
+def patch_dynamodb_atomic_writes() -> None:
     def serialised(original):
         def write(*args, **kwargs):
-            with lock:
+            with _dynamodb_writes:
                 return original(*args, **kwargs)
 
         return write
@@ -161,7 +163,13 @@ def patch_dynamodb_partition_query() -> None:
 
     def query(self: Table, hash_key, *args, **kwargs):
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name is not None or hash_key is None:
+        if index_name is not None:
+            # moto selects an index's items, then sorts them by its keys: a write removing an
+            # item's index key in between (a sparse index emptying) made the sort raise
+            # KeyError, a 500 no DynamoDB query answers. Writes wait for the query instead.
+            with _dynamodb_writes:
+                return original_query(self, hash_key, *args, **kwargs)
+        if hash_key is None:
             return original_query(self, hash_key, *args, **kwargs)
         _partition_read.key = hash_key
         try:
