@@ -18,7 +18,11 @@ async fn shuffled_repeated_deliveries_leave_each_device_on_its_newest_announceme
     let mut deliveries = Vec::new();
     for device in 0..5 {
         for sequence in 1..=6u64 {
-            let status = if sequence % 2 == 1 { "Connected" } else { "Disconnected" };
+            let status = if sequence % 2 == 1 {
+                "Connected"
+            } else {
+                "Disconnected"
+            };
             let body = json!({"detail-type": format!("Device {status}"), "detail": {
                 "clientId": format!("dev-{device}"), "status": status,
                 "sequence": 1_000 + sequence, "eventId": format!("{device}-{sequence}")}})
@@ -34,7 +38,10 @@ async fn shuffled_repeated_deliveries_leave_each_device_on_its_newest_announceme
             stale += 1;
         }
     }
-    assert!(stale >= 30, "every repeat and every overtaken one is stale: {stale}");
+    assert!(
+        stale >= 30,
+        "every repeat and every overtaken one is stale: {stale}"
+    );
     for device in 0..5 {
         let item = client
             .get_item()

@@ -34,7 +34,9 @@ pub struct Announcement {
 pub enum ViewError {
     #[error("not an announcement ({0}): {1}")]
     Malformed(&'static str, String),
-    #[error("DynamoDB UpdateItem of the view table {table} for client {client_id} failed: {message}")]
+    #[error(
+        "DynamoDB UpdateItem of the view table {table} for client {client_id} failed: {message}"
+    )]
     DynamoDb {
         table: String,
         client_id: String,
@@ -84,7 +86,10 @@ pub async fn apply(
     let mut update = client
         .update_item()
         .table_name(table)
-        .key(attr::CLIENT_ID, AttributeValue::S(announcement.client_id.clone()))
+        .key(
+            attr::CLIENT_ID,
+            AttributeValue::S(announcement.client_id.clone()),
+        )
         .update_expression(if announcement.reason.is_some() {
             "SET #status = :status, #sequence = :sequence, #eventId = :eventId, #reason = :reason"
         } else {
@@ -129,6 +134,9 @@ mod tests {
             parse(unsequenced),
             Err(ViewError::Malformed("sequence", _))
         ));
-        assert!(matches!(parse("{"), Err(ViewError::Malformed("not JSON", _))));
+        assert!(matches!(
+            parse("{"),
+            Err(ViewError::Malformed("not JSON", _))
+        ));
     }
 }
