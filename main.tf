@@ -7,9 +7,24 @@ locals {
   # IoT rule names allow only letters, digits and underscores.
   rule_name      = "${replace(var.name, "-", "_")}_device_connectivity"
   log_group_name = "/aws/lambda/${local.function_name}"
-  status_index   = "ByStatusShard"
-  owed_index     = "ByAnnouncementOwed"
-  account_id     = data.aws_caller_identity.current.account_id
+  # A log group's ARN, from its name: known at plan, and no reference into the function
+  # module whose policy needs it.
+  # What every function of the module shares (modules/function).
+  function_common = {
+    package               = local.package
+    architecture          = var.architecture
+    memory_size           = var.memory_size
+    log_retention_in_days = var.log_retention_in_days
+    log_kms_key_arn       = var.log_kms_key_arn
+    log_level             = var.log_level
+    system_log_level      = var.system_log_level
+    assume_role_policy    = data.aws_iam_policy_document.assume["function"].json
+    tags                  = var.tags
+  }
+  log_group_arn_prefix = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.id}:${local.account_id}:log-group:"
+  status_index         = "ByStatusShard"
+  owed_index           = "ByAnnouncementOwed"
+  account_id           = data.aws_caller_identity.current.account_id
   # Built, not read from the rule, so the Lambda permission can exist before the rule
   # goes live (otherwise the first events fail into the DLQ, and again on destroy).
   rule_arn = "arn:${data.aws_partition.current.partition}:iot:${data.aws_region.current.id}:${local.account_id}:rule/${local.rule_name}"
@@ -167,115 +182,6 @@ resource "aws_dynamodb_table" "connectivity" {
       error_message = "events_enabled and connected_devices_metric_enabled each need the stream's NEW_AND_OLD_IMAGES view: leave stream_view_type null or set it to that."
     }
   }
-}
-
-# --- Lambda -----------------------------------------------------------------
-
-resource "aws_cloudwatch_log_group" "function" {
-  name              = local.log_group_name
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_lambda_function" "this" {
-  function_name = local.function_name
-  # Lambda allows 256 characters; table names may have 255.
-  description   = substr("Keeps the latest connectivity of each AWS IoT Core client in DynamoDB table ${var.table_name}.", 0, 256)
-  role          = aws_iam_role.function.arn
-  runtime       = "provided.al2023"
-  handler       = "presence"
-  architectures = [var.architecture]
-  memory_size   = var.memory_size
-  timeout       = var.timeout
-
-  reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
-
-  filename          = local.package.filename
-  source_code_hash  = local.package.source_code_hash
-  s3_bucket         = local.package.s3_bucket
-  s3_key            = local.package.s3_key
-  s3_object_version = local.package.s3_object_version
-
-  environment {
-    variables = local.environment
-  }
-
-  logging_config {
-    log_format            = "JSON"
-    log_group             = aws_cloudwatch_log_group.function.name
-    application_log_level = var.log_level
-    system_log_level      = var.system_log_level
-  }
-
-  tags = var.tags
-
-  # The log group first, or Lambda creates an unmanaged one; the policy first, or the
-  # first invocations fail to write.
-  depends_on = [
-    terraform_data.build,
-    aws_cloudwatch_log_group.function,
-    aws_iam_role_policy.function,
-  ]
-
-  lifecycle {
-    precondition {
-      condition     = var.package_path == null || var.s3_package == null
-      error_message = "Set at most one of package_path and s3_package."
-    }
-    precondition {
-      condition     = !var.metrics_enabled || contains(["TRACE", "DEBUG", "INFO"], var.log_level)
-      error_message = "metrics_enabled needs log_level TRACE, DEBUG or INFO: Lambda's level filter drops the metric lines (they have no level) at WARN and above."
-    }
-  }
-}
-
-resource "aws_lambda_function_event_invoke_config" "this" {
-  function_name                = aws_lambda_function.this.function_name
-  maximum_retry_attempts       = var.maximum_retry_attempts
-  maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
-
-  destination_config {
-    on_failure {
-      destination = local.dead_letter_queue_arn
-    }
-  }
-}
-
-# --- IoT topic rule ---------------------------------------------------------
-
-resource "aws_iot_topic_rule" "lifecycle" {
-  name        = local.rule_name
-  description = "AWS IoT lifecycle events to ${local.function_name}"
-  enabled     = var.rule_enabled
-  sql         = local.rule_sql
-  sql_version = "2016-03-23"
-
-  lambda {
-    function_arn = aws_lambda_function.this.arn
-  }
-
-  error_action {
-    sqs {
-      queue_url  = local.dead_letter_queue_url
-      role_arn   = aws_iam_role.rule_errors.arn
-      use_base64 = false
-    }
-  }
-
-  tags = var.tags
-
-  # Live only once IoT may invoke the function and the error action may send.
-  depends_on = [aws_lambda_permission.iot, aws_iam_role_policy.rule_errors]
-}
-
-resource "aws_lambda_permission" "iot" {
-  statement_id   = "AllowIoTTopicRule"
-  action         = "lambda:InvokeFunction"
-  function_name  = aws_lambda_function.this.function_name
-  principal      = "iot.amazonaws.com"
-  source_arn     = local.rule_arn
-  source_account = local.account_id
 }
 
 # --- Dead-letter queue ------------------------------------------------------

@@ -7,8 +7,8 @@ locals {
   # From the name, not the ARN, so the dashboard and alarms are known at plan.
   dead_letter_queue_name = local.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].name : element(split(":", var.dead_letter_queue.arn), 5)
 
-  # name => what to watch; every alarm fires on one bad datapoint in 5 minutes, and
-  # missing data (no traffic) is not bad.
+  # name => what to watch; an alarm fires on one bad datapoint in 5 minutes (unless it
+  # says evaluation_periods), and missing data (no traffic) is not bad (unless it says).
   # Lambda's own metrics of the function: name => [metric, why it matters].
   function_alarms = {
     function-errors               = ["Errors", "The function failed invocations; Lambda retries them, then sends them to the dead-letter queue."]
@@ -20,12 +20,12 @@ locals {
   # The table stream's readers, alarmed alike.
   stream_consumers = merge(
     var.events_enabled ? { notifier = {
-      function_name = one(aws_lambda_function.notifier[*].function_name)
+      function_name = one(module.notifier[*].function_name)
       errors        = "The notifier failed batches; stream batches are retried, then described in the dead-letter queue."
       lag           = "Announcements lag behind the table's stream."
     } } : {},
     var.connected_devices_metric_enabled ? { counter = {
-      function_name = one(aws_lambda_function.counter[*].function_name)
+      function_name = one(module.counter[*].function_name)
       errors        = "The counter failed: stream batches are retried, then described in the dead-letter queue (run connectivity recount); a failed publication leaves a gap in ConnectedDevices."
       lag           = "ConnectedDevices lags behind the table's stream."
     } } : {},
@@ -37,7 +37,7 @@ locals {
       namespace   = "AWS/Lambda"
       metric      = alarm[0]
       statistic   = "Sum"
-      dimensions  = { FunctionName = aws_lambda_function.this.function_name }
+      dimensions  = { FunctionName = module.presence_function.function_name }
       threshold   = 0
     } },
     {
@@ -97,12 +97,16 @@ locals {
     # reconcile passes means announcements are not getting out.
     var.events_enabled && var.metrics_enabled ? {
       announcements-failed = {
-        description = "Announcement looks failed (DynamoDB or PutEvents errors, or a claim past its fence); the devices stay owed and the reconciler retries them. Runbook: docs/operations.md, Runbooks."
+        description = "Announcement looks failed for 15 minutes (DynamoDB or PutEvents errors, a claim past its fence, or a removed device's farewell); the devices stay owed and the reconciler retries them. Runbook: docs/operations.md, Runbooks."
         namespace   = var.metrics_namespace
         metric      = "Failed"
         statistic   = "Sum"
         dimensions  = { Deployment = var.name }
         threshold   = 0
+        # Three periods in a row: a burst of throttling, retried by the next pass, pages nobody.
+        evaluation_periods = 3
+        period             = 300
+        treat_missing_data = "notBreaching"
       }
       announcements-backlog-age = {
         description = "A device has owed an announcement for longer than the grace period plus two reconcile intervals: announcements are not getting out. Runbook: docs/operations.md, Runbooks."
@@ -111,6 +115,10 @@ locals {
         statistic   = "Maximum"
         dimensions  = { Deployment = var.name }
         threshold   = var.disconnect_grace_period_seconds + 2 * 60 * var.reconcile_interval_minutes
+        # Every pass publishes it: no data for a whole interval means no pass ran.
+        evaluation_periods = 1
+        period             = max(300, 60 * var.reconcile_interval_minutes)
+        treat_missing_data = "breaching"
       }
     } : {},
     { for name, consumer in local.stream_consumers : "${name}-iterator-age" => {
@@ -133,11 +141,11 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   metric_name         = each.value.metric
   statistic           = each.value.statistic
   dimensions          = each.value.dimensions
-  period              = 300
-  evaluation_periods  = 1
+  period              = try(each.value.period, 300)
+  evaluation_periods  = try(each.value.evaluation_periods, 1)
   comparison_operator = "GreaterThanThreshold"
   threshold           = each.value.threshold
-  treat_missing_data  = "notBreaching"
+  treat_missing_data  = try(each.value.treat_missing_data, "notBreaching")
   alarm_actions       = var.alarms.alarm_actions
   ok_actions          = var.alarms.ok_actions
   tags                = var.tags
@@ -169,7 +177,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         {
           title = "Function"
           metrics = [for metric in ["Invocations", "Errors", "Throttles", "AsyncEventsDropped", "DestinationDeliveryFailures"] :
-          ["AWS/Lambda", metric, "FunctionName", aws_lambda_function.this.function_name]]
+          ["AWS/Lambda", metric, "FunctionName", module.presence_function.function_name]]
           stat = "Sum"
         },
         {
@@ -191,7 +199,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           title = "Connected devices, and the counter's stream lag"
           metrics = [
             [var.metrics_namespace, "ConnectedDevices", "Deployment", var.name, { stat = "Maximum" }],
-            ["AWS/Lambda", "IteratorAge", "FunctionName", one(aws_lambda_function.counter[*].function_name), { stat = "Maximum", yAxis = "right" }],
+            ["AWS/Lambda", "IteratorAge", "FunctionName", one(module.counter[*].function_name), { stat = "Maximum", yAxis = "right" }],
           ]
           stat = "Maximum"
         },
@@ -202,7 +210,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           metrics = concat(
             var.metrics_enabled ? [for type in ["Device Connected", "Device Disconnected"] :
             [var.metrics_namespace, "Announcements", "Deployment", var.name, "DetailType", type]] : [],
-            [["AWS/Lambda", "IteratorAge", "FunctionName", one(aws_lambda_function.notifier[*].function_name), { stat = "Maximum", yAxis = "right" }]],
+            [["AWS/Lambda", "IteratorAge", "FunctionName", one(module.notifier[*].function_name), { stat = "Maximum", yAxis = "right" }]],
           )
           stat = "Sum"
         },

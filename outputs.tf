@@ -30,12 +30,12 @@ output "dynamodb_status_index_arn" {
 
 output "lambda_function_name" {
   description = "Name of the function that applies lifecycle events."
-  value       = aws_lambda_function.this.function_name
+  value       = module.presence_function.function_name
 }
 
 output "lambda_function_arn" {
   description = "ARN of the function."
-  value       = aws_lambda_function.this.arn
+  value       = module.presence_function.function_arn
 }
 
 output "lambda_package_path" {
@@ -45,12 +45,12 @@ output "lambda_package_path" {
 
 output "iam_role_name" {
   description = "Name of the function's execution role."
-  value       = aws_iam_role.function.name
+  value       = module.presence_function.role_name
 }
 
 output "iam_role_arn" {
   description = "ARN of the function's execution role."
-  value       = aws_iam_role.function.arn
+  value       = module.presence_function.role_arn
 }
 
 output "iot_topic_rule_name" {
@@ -65,12 +65,12 @@ output "iot_topic_rule_arn" {
 
 output "cloudwatch_log_group_name" {
   description = "Name of the function's log group (JSON logs, one line per event)."
-  value       = aws_cloudwatch_log_group.function.name
+  value       = module.presence_function.log_group_name
 }
 
 output "cloudwatch_log_group_arn" {
   description = "ARN of the function's log group."
-  value       = aws_cloudwatch_log_group.function.arn
+  value       = module.presence_function.log_group_arn
 }
 
 output "dead_letter_queue_url" {
@@ -95,12 +95,12 @@ output "event_bus_arn" {
 
 output "notifier_function_name" {
   description = "Name of the function that announces connectivity changes (null unless events_enabled)."
-  value       = try(aws_lambda_function.notifier[0].function_name, null)
+  value       = one(module.notifier[*].function_name)
 }
 
 output "notifier_function_arn" {
   description = "ARN of the notifier function (null unless events_enabled)."
-  value       = try(aws_lambda_function.notifier[0].arn, null)
+  value       = one(module.notifier[*].function_arn)
 }
 
 output "grace_period_queue_url" {
@@ -146,12 +146,12 @@ output "counts_table_arn" {
 
 output "counter_function_name" {
   description = "Name of the counter function (null unless connected_devices_metric_enabled)."
-  value       = one(aws_lambda_function.counter[*].function_name)
+  value       = one(module.counter[*].function_name)
 }
 
 output "counter_function_arn" {
   description = "ARN of the counter function (null unless connected_devices_metric_enabled)."
-  value       = one(aws_lambda_function.counter[*].arn)
+  value       = one(module.counter[*].function_arn)
 }
 
 output "history_table_name" {

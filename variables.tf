@@ -47,8 +47,8 @@ variable "provisioned_capacity" {
   default = { read = 5, write = 5 }
 
   validation {
-    condition     = var.provisioned_capacity.read >= 1 && var.provisioned_capacity.write >= 1
-    error_message = "provisioned_capacity read and write must be at least 1."
+    condition     = var.provisioned_capacity.read >= 1 && var.provisioned_capacity.write >= 1 && floor(var.provisioned_capacity.read) == var.provisioned_capacity.read && floor(var.provisioned_capacity.write) == var.provisioned_capacity.write
+    error_message = "provisioned_capacity read and write must be at least 1 (whole numbers)."
   }
 }
 
@@ -62,6 +62,11 @@ variable "table_kms_key_arn" {
   description = "ARN of a customer managed KMS key for the table's server-side encryption (its key policy must let DynamoDB use it). null: DynamoDB's AWS owned key, at no KMS cost."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.table_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.table_kms_key_arn))
+    error_message = "table_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
 }
 
 variable "deletion_protection_enabled" {
@@ -144,8 +149,8 @@ variable "memory_size" {
   default     = 128
 
   validation {
-    condition     = var.memory_size >= 128 && var.memory_size <= 10240
-    error_message = "memory_size must be between 128 and 10240 MB."
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be between 128 and 10240 MB (a whole number)."
   }
 }
 
@@ -155,8 +160,8 @@ variable "timeout" {
   default     = 10
 
   validation {
-    condition     = var.timeout >= 1 && var.timeout <= 900
-    error_message = "timeout must be between 1 and 900 seconds."
+    condition     = var.timeout >= 1 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be between 1 and 900 seconds (a whole number)."
   }
 }
 
@@ -166,8 +171,8 @@ variable "reserved_concurrent_executions" {
   default     = null
 
   validation {
-    condition     = var.reserved_concurrent_executions == null ? true : var.reserved_concurrent_executions >= 0
-    error_message = "reserved_concurrent_executions must be 0 or more, or null."
+    condition     = var.reserved_concurrent_executions == null ? true : var.reserved_concurrent_executions >= 0 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be 0 or more, or null (a whole number)."
   }
 }
 
@@ -219,6 +224,11 @@ variable "log_kms_key_arn" {
   description = "ARN of a KMS key to encrypt the function's log group. Its key policy must let the CloudWatch Logs service principal of the region use it (docs/security.md), or creating the log group fails. null: CloudWatch Logs' default encryption."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.log_kms_key_arn))
+    error_message = "log_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
 }
 
 variable "maximum_retry_attempts" {
@@ -227,8 +237,8 @@ variable "maximum_retry_attempts" {
   default     = 2
 
   validation {
-    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 2
-    error_message = "maximum_retry_attempts must be 0, 1 or 2."
+    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 2 && floor(var.maximum_retry_attempts) == var.maximum_retry_attempts
+    error_message = "maximum_retry_attempts must be 0, 1 or 2 (a whole number)."
   }
 }
 
@@ -238,8 +248,8 @@ variable "maximum_event_age_in_seconds" {
   default     = 21600
 
   validation {
-    condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 21600
-    error_message = "maximum_event_age_in_seconds must be between 60 and 21600."
+    condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 21600 && floor(var.maximum_event_age_in_seconds) == var.maximum_event_age_in_seconds
+    error_message = "maximum_event_age_in_seconds must be between 60 and 21600 (a whole number)."
   }
 }
 
@@ -276,6 +286,11 @@ variable "dead_letter_queue" {
     condition     = var.dead_letter_queue == null ? true : !endswith(var.dead_letter_queue.arn, ".fifo") && !endswith(var.dead_letter_queue.url, ".fifo")
     error_message = "dead_letter_queue must be a standard queue: Lambda destinations and the IoT SQS action cannot send to a FIFO queue."
   }
+
+  validation {
+    condition     = var.dead_letter_queue == null ? true : (can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.dead_letter_queue.arn)) && (try(var.dead_letter_queue.kms_key_arn, null) == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.dead_letter_queue.kms_key_arn))))
+    error_message = "dead_letter_queue.arn must be an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME) and kms_key_arn, when set, a KMS key ARN."
+  }
 }
 
 variable "dead_letter_queue_retention_seconds" {
@@ -284,8 +299,8 @@ variable "dead_letter_queue_retention_seconds" {
   default     = 1209600
 
   validation {
-    condition     = var.dead_letter_queue_retention_seconds >= 60 && var.dead_letter_queue_retention_seconds <= 1209600
-    error_message = "dead_letter_queue_retention_seconds must be between 60 and 1209600."
+    condition     = var.dead_letter_queue_retention_seconds >= 60 && var.dead_letter_queue_retention_seconds <= 1209600 && floor(var.dead_letter_queue_retention_seconds) == var.dead_letter_queue_retention_seconds
+    error_message = "dead_letter_queue_retention_seconds must be between 60 and 1209600 (a whole number)."
   }
 }
 
@@ -411,6 +426,11 @@ variable "alarms" {
   validation {
     condition     = var.alarms == null || try(var.alarms.iterator_age_threshold_seconds > 0, false)
     error_message = "alarms.iterator_age_threshold_seconds must be positive."
+  }
+
+  validation {
+    condition     = var.alarms == null ? true : alltrue([for arn in concat(var.alarms.alarm_actions, var.alarms.ok_actions) : can(regex("^arn:aws[a-z-]*:[a-z0-9-]+:", arn))])
+    error_message = "alarms.alarm_actions and alarms.ok_actions must be ARNs (an SNS topic's, or any alarm action's)."
   }
 }
 

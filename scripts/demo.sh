@@ -110,13 +110,25 @@ step "sensor-2 fails to authenticate (recorded: the table knows it); unknown sen
   "$(event connect_failed sensor-9 - 7300000 '"connectFailureReason": "AUTHORIZATION_FAILED"')" \
   '{"clientId": "sensor-4", "eventType": "connected"}'
 
-step "cam-1 and cam-2 come online (announced); cam-1 flaps, back within the grace period (not announced); cam-2 goes offline and stays offline" \
-  "$(event connected cam-1 0 7310000)" "$(event connected cam-2 0 7310000)" \
+step "cam-1 and cam-2 come online: each is announced Device Connected" \
+  "$(event connected cam-1 0 7310000)" "$(event connected cam-2 0 7310000)"
+
+step "cam-1 flaps: it drops and is back within the 5-second grace period, so nothing is announced" \
   "$(event disconnected cam-1 0 7311000 '"disconnectReason": "CONNECTION_LOST"')" \
-  "$(event connected cam-1 1 7312000)" \
+  "$(event connected cam-1 1 7312000)"
+
+step "cam-2 goes offline and stays offline past its grace period: announced Device Disconnected" \
   "$(event disconnected cam-2 0 7311000 '"disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT"')"
 
-step "cam-2 returns" "$(event connected cam-2 1 7400000)"
+step "cam-2 returns: announced Device Connected, with how long it was offline" "$(event connected cam-2 1 7400000)"
+
+echo
+echo "== cam-1 is decommissioned: its item is deleted while it is online, so it is announced Device Disconnected (ITEM_DELETED)"
+python - "$table" <<'PY'
+import sys, boto3
+boto3.client("dynamodb").delete_item(TableName=sys.argv[1], Key={"ClientID": {"S": "cam-1"}})
+PY
+announcements
 
 deny_writes on
 step "The function loses dynamodb:UpdateItem; sensor-2 disconnects: Lambda retries, then the event lands in the dead-letter queue" \
@@ -146,6 +158,7 @@ if $keep; then
   echo "   The function's JSON logs: log group $log_group (and $TOOLS/emulator.log)"
 else
   echo "== terraform destroy"
-  terraform destroy -auto-approve -input=false "${color[@]}" -var name=demo | grep -E "Destroy complete|Error" || true
+  # Only the outcome: destroy prints every resource's plan first.
+  terraform destroy -auto-approve -input=false -no-color -var name=demo | grep -E "^(Destroy complete|Error)" || true
   rm -f terraform.tfstate terraform.tfstate.backup
 fi

@@ -2,7 +2,7 @@
 # The static checks, one per name; with no name, all of them in order. scripts/test.sh
 # runs them all, .pre-commit-config.yaml one per hook.
 #
-#   scripts/lint.sh [rust] [terraform] [tflint] [registry] [docs] [go] [checkov]
+#   scripts/lint.sh [rust] [layers] [terraform] [tflint] [registry] [docs] [go] [checkov]
 set -euo pipefail
 export NEED_GO=1
 source "$(dirname "$0")/setup.sh"
@@ -14,6 +14,11 @@ rust() {
   section "Rust: format and lints"
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+
+layers() {
+  section "Rust: the pipeline folders import downward only (no cycle; shared uses no pipeline)"
+  python tools/layers.py
 }
 
 terraform_checks() {
@@ -54,10 +59,11 @@ checkov_checks() {
 }
 
 checks=("$@")
-[[ ${#checks[@]} -gt 0 ]] || checks=(rust terraform tflint registry docs go checkov)
+[[ ${#checks[@]} -gt 0 ]] || checks=(rust layers terraform tflint registry docs go checkov)
 for check in "${checks[@]}"; do
   case "$check" in
     rust) rust ;;
+    layers) layers ;;
     terraform) terraform_checks ;;
     tflint) tflint_checks ;;
     registry) registry ;;

@@ -95,11 +95,11 @@ func TestCompleteExample(t *testing.T) {
 			}
 		}
 		assert.Equal(t, map[string]string{
-			"module.device_connectivity.terraform_data.build[0]":         "delete,create",
-			"module.device_connectivity.aws_lambda_function.this":        "update",
-			"module.device_connectivity.aws_lambda_function.notifier[0]": "update",
-			"module.device_connectivity.aws_lambda_function.counter[0]":  "update",
-			"aws_lambda_function.view":                                   "update",
+			"module.device_connectivity.terraform_data.build[0]":                           "delete,create",
+			"module.device_connectivity.module.presence_function.aws_lambda_function.this": "update",
+			"module.device_connectivity.module.notifier[0].aws_lambda_function.this":       "update",
+			"module.device_connectivity.module.counter[0].aws_lambda_function.this":        "update",
+			"aws_lambda_function.view": "update",
 		}, changed, "the three functions, and the example's consumer, are built from the crate")
 	})
 
@@ -257,7 +257,7 @@ func assertObservability(t *testing.T, cfg aws.Config, deployment string, alarmN
 
 	described, err := client.DescribeAlarms(t.Context(), &cloudwatch.DescribeAlarmsInput{AlarmNames: alarmNames})
 	require.NoError(t, err)
-	assert.Len(t, described.MetricAlarms, 13, "every alarm of an instance with events, the status index and the count")
+	assert.Len(t, described.MetricAlarms, 15, "every alarm of an instance with events, the status index and the count")
 	for _, alarm := range described.MetricAlarms {
 		assert.Equal(t, []string{out["alarms_topic_arn"]}, alarm.AlarmActions, aws.ToString(alarm.AlarmName))
 	}
@@ -365,7 +365,7 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 		"EVENT_SOURCE":         "iot.device-connectivity",
 		"GRACE_PERIOD_SECONDS": fmt.Sprint(gracePeriodSeconds),
 		"GRACE_QUEUE_URL":      out["grace_period_queue_url"],
-		"MAX_CONCURRENT_PUTS":  "2",
+		"MAX_CONCURRENT_PUTS":  "8",
 		"ITEM_TTL_SECONDS":     "7776000",
 		"METRICS_NAMESPACE":    "IoTDeviceConnectivity",
 		"METRICS_DEPLOYMENT":   strings.TrimSuffix(out["dynamodb_table_name"], "-DeviceConnectivity"),

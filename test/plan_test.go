@@ -73,7 +73,7 @@ func TestPlanDefaults(t *testing.T) {
 	assert.Equal(t, false, table["server_side_encryption"].([]any)[0].(map[string]any)["enabled"])
 	assert.Empty(t, table["global_secondary_index"])
 
-	function := planned(t, plan, "aws_lambda_function.this")
+	function := planned(t, plan, "module.presence_function.aws_lambda_function.this")
 	assert.Equal(t, "provided.al2023", function["runtime"])
 	assert.Equal(t, "presence", function["handler"])
 	assert.Equal(t, []any{"x86_64"}, function["architectures"])
@@ -83,7 +83,7 @@ func TestPlanDefaults(t *testing.T) {
 	assert.Equal(t, "INFO", logging["system_log_level"], "INFO keeps Lambda's START and REPORT lines")
 	assert.Contains(t, plan.ResourceChangesMap, "terraform_data.build[0]", "the module builds the zip by default")
 
-	logs := planned(t, plan, "aws_cloudwatch_log_group.function")
+	logs := planned(t, plan, "module.presence_function.aws_cloudwatch_log_group.this")
 	assert.EqualValues(t, 30, logs["retention_in_days"])
 	assert.Equal(t, "/aws/lambda/"+function["function_name"].(string), logs["name"])
 
@@ -114,7 +114,7 @@ func TestPlanEvents(t *testing.T) {
 	assert.Equal(t, "NEW_AND_OLD_IMAGES", table["stream_view_type"], "the stream is the outbox")
 
 	// Its environment is known only after apply (the queue's URL): the e2e tier checks it.
-	notifier := planned(t, plan, "aws_lambda_function.notifier[0]")
+	notifier := planned(t, plan, "module.notifier[0].aws_lambda_function.this")
 	assert.Equal(t, "provided.al2023", notifier["runtime"])
 	assert.Equal(t, "notifier", notifier["handler"])
 
@@ -123,10 +123,16 @@ func TestPlanEvents(t *testing.T) {
 	assert.Equal(t, true, stream["bisect_batch_on_function_error"])
 	assert.Equal(t, "LATEST", stream["starting_position"])
 	filters := stream["filter_criteria"].([]any)[0].(map[string]any)["filter"].([]any)
-	require.Len(t, filters, 1, "what leaves an item owing an announcement wakes the notifier")
-	assert.JSONEq(t, `{"dynamodb":{"NewImage":{"OwedShard":{"S":[{"exists":true}]},"AnnouncementPending":{"BOOL":[{"exists":false}]}}}}`,
-		filters[0].(map[string]any)["pattern"].(string))
+	require.Len(t, filters, 3, "what leaves an item owing an announcement, and removals that owe a farewell, wake the notifier")
+	patterns := []string{}
+	for _, filter := range filters {
+		patterns = append(patterns, filter.(map[string]any)["pattern"].(string))
+	}
+	assert.JSONEq(t, `{"dynamodb":{"NewImage":{"OwedShard":{"S":[{"exists":true}]},"AnnouncementPending":{"BOOL":[{"exists":false}]}}}}`, patterns[0])
+	assert.JSONEq(t, `{"eventName":["REMOVE"],"dynamodb":{"OldImage":{"AnnouncedStatus":{"S":["Connected"]}}}}`, patterns[1])
+	assert.JSONEq(t, `{"eventName":["REMOVE"],"dynamodb":{"OldImage":{"AnnouncementPending":{"BOOL":[{"exists":true}]}}}}`, patterns[2])
 	grace := planned(t, plan, "aws_lambda_event_source_mapping.grace_period[0]")
+	assert.EqualValues(t, 2, grace["scaling_config"].([]any)[0].(map[string]any)["maximum_concurrency"], "the grace checks of a mass outage scale no further")
 	assert.Equal(t, []any{"ReportBatchItemFailures"}, grace["function_response_types"])
 
 	// The reconciler: a schedule on the notifier, reading the sparse owed index.
@@ -141,7 +147,7 @@ func TestPlanEvents(t *testing.T) {
 	require.NotNil(t, owedIndex, "the owed index exists with events")
 	assert.Equal(t, "OwedShard", owedIndex["hash_key"])
 	assert.Equal(t, "KEYS_ONLY", owedIndex["projection_type"])
-	assert.Equal(t, "true", planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)["ANNOUNCEMENTS_ENABLED"],
+	assert.Equal(t, "true", planned(t, plan, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)["ANNOUNCEMENTS_ENABLED"],
 		"presence writes mark what is owed")
 
 	// Least privilege: its table, its stream, its queue, the one bus, its log group.
@@ -187,22 +193,22 @@ func TestPlanVariables(t *testing.T) {
 	}{
 		{"table_name", map[string]any{"table_name": "Fleet-Status"}, func(t *testing.T, plan *terraform.PlanStruct) {
 			assert.Equal(t, "Fleet-Status", planned(t, plan, "aws_dynamodb_table.connectivity")["name"])
-			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
+			env := planned(t, plan, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
 			assert.Equal(t, "Fleet-Status", env.(map[string]any)["TABLE_NAME"])
 		}},
 		{"log_retention_in_days", map[string]any{"log_retention_in_days": 365}, func(t *testing.T, plan *terraform.PlanStruct) {
-			assert.EqualValues(t, 365, planned(t, plan, "aws_cloudwatch_log_group.function")["retention_in_days"])
+			assert.EqualValues(t, 365, planned(t, plan, "module.presence_function.aws_cloudwatch_log_group.this")["retention_in_days"])
 		}},
 		{"architecture", map[string]any{"architecture": "arm64"}, func(t *testing.T, plan *terraform.PlanStruct) {
-			assert.Equal(t, []any{"arm64"}, planned(t, plan, "aws_lambda_function.this")["architectures"])
-			assert.Contains(t, planned(t, plan, "aws_lambda_function.this")["filename"], "/arm64-")
+			assert.Equal(t, []any{"arm64"}, planned(t, plan, "module.presence_function.aws_lambda_function.this")["architectures"])
+			assert.Contains(t, planned(t, plan, "module.presence_function.aws_lambda_function.this")["filename"], "/arm64-")
 		}},
 		{"ignored_client_id_prefixes", map[string]any{"ignored_client_id_prefixes": []string{"iotconsole", "test-"}}, func(t *testing.T, plan *terraform.PlanStruct) {
-			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
+			env := planned(t, plan, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
 			assert.Equal(t, "iotconsole,test-", env.(map[string]any)["IGNORED_CLIENT_ID_PREFIXES"])
 		}},
 		{"log_level", map[string]any{"log_level": "DEBUG"}, func(t *testing.T, plan *terraform.PlanStruct) {
-			logging := planned(t, plan, "aws_lambda_function.this")["logging_config"].([]any)[0].(map[string]any)
+			logging := planned(t, plan, "module.presence_function.aws_lambda_function.this")["logging_config"].([]any)[0].(map[string]any)
 			assert.Equal(t, "DEBUG", logging["application_log_level"])
 		}},
 		{"item_ttl_days and status index", map[string]any{"item_ttl_days": 7, "status_index_enabled": true}, func(t *testing.T, plan *terraform.PlanStruct) {
@@ -213,14 +219,14 @@ func TestPlanVariables(t *testing.T) {
 			assert.Equal(t, "ByStatusShard", index["name"])
 			assert.Equal(t, "StatusShard", index["hash_key"], "a two-valued Status key would make one hot index partition")
 			assert.Equal(t, "LastUpdateTime", index["range_key"])
-			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
+			env := planned(t, plan, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
 			assert.Equal(t, "604800", env.(map[string]any)["ITEM_TTL_SECONDS"])
 			assert.Equal(t, "64", env.(map[string]any)["STATUS_INDEX_SHARDS"])
 		}},
 		{"tags", map[string]any{"tags": map[string]string{"Team": "platform"}}, func(t *testing.T, plan *terraform.PlanStruct) {
 			for _, address := range []string{
-				"aws_lambda_function.this", "aws_cloudwatch_log_group.function",
-				"aws_iot_topic_rule.lifecycle", "aws_iam_role.function", "aws_iam_role.rule_errors", "aws_sqs_queue.dead_letter[0]",
+				"module.presence_function.aws_lambda_function.this", "module.presence_function.aws_cloudwatch_log_group.this",
+				"aws_iot_topic_rule.lifecycle", "module.presence_function.aws_iam_role.this", "aws_iam_role.rule_errors", "aws_sqs_queue.dead_letter[0]",
 			} {
 				assert.Equal(t, map[string]any{"Team": "platform"}, planned(t, plan, address)["tags"], address)
 			}
@@ -263,11 +269,11 @@ func TestPlanVariables(t *testing.T) {
 			assert.ElementsMatch(t, []string{"kms:GenerateDataKey", "kms:Decrypt"}, granted)
 		}},
 		{"system_log_level", map[string]any{"system_log_level": "WARN"}, func(t *testing.T, plan *terraform.PlanStruct) {
-			logging := planned(t, plan, "aws_lambda_function.this")["logging_config"].([]any)[0].(map[string]any)
+			logging := planned(t, plan, "module.presence_function.aws_lambda_function.this")["logging_config"].([]any)[0].(map[string]any)
 			assert.Equal(t, "WARN", logging["system_log_level"])
 		}},
 		{"record_unknown_connect_failures", map[string]any{"record_unknown_connect_failures": true}, func(t *testing.T, plan *terraform.PlanStruct) {
-			env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
+			env := planned(t, plan, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"]
 			assert.Equal(t, "true", env.(map[string]any)["RECORD_UNKNOWN_CONNECT_FAILURES"])
 		}},
 		{"table_kms_key_arn", map[string]any{"table_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/abcd"}, func(t *testing.T, plan *terraform.PlanStruct) {
@@ -276,7 +282,7 @@ func TestPlanVariables(t *testing.T) {
 			assert.Equal(t, "arn:aws:kms:us-east-1:123456789012:key/abcd", sse["kms_key_arn"])
 		}},
 		{"a 255-character table name keeps the description within Lambda's 256", map[string]any{"table_name": strings.Repeat("t", 255)}, func(t *testing.T, plan *terraform.PlanStruct) {
-			assert.LessOrEqual(t, len(planned(t, plan, "aws_lambda_function.this")["description"].(string)), 256)
+			assert.LessOrEqual(t, len(planned(t, plan, "module.presence_function.aws_lambda_function.this")["description"].(string)), 256)
 		}},
 	}
 	for _, tc := range cases {
@@ -360,7 +366,7 @@ func TestPlanPrebuiltPackageSkipsTheBuild(t *testing.T) {
 	t.Parallel()
 	plan := planModule(t, map[string]any{"package_path": "function/tests/fixtures/connected.json"})
 	assert.NotContains(t, plan.ResourceChangesMap, "terraform_data.build[0]")
-	assert.Equal(t, "function/tests/fixtures/connected.json", planned(t, plan, "aws_lambda_function.this")["filename"])
+	assert.Equal(t, "function/tests/fixtures/connected.json", planned(t, plan, "module.presence_function.aws_lambda_function.this")["filename"])
 }
 
 func TestPlanRejectsInvalidInput(t *testing.T) {
@@ -386,6 +392,15 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		"metrics hidden by log level": {map[string]any{"metrics_enabled": true, "log_level": "WARN"}, "metrics_enabled needs log_level TRACE, DEBUG or INFO"},
 		"count without metrics":       {map[string]any{"connected_devices_metric_enabled": true}, "set metrics_enabled = true too"},
 		"counter shards":              {map[string]any{"connected_devices_counter_shards": 101}, "connected_devices_counter_shards must be a whole number from 1 to 100"},
+		"fractional memory":           {map[string]any{"memory_size": 128.5}, "memory_size must be between 128 and 10240 MB (a whole number)"},
+		"fractional timeout":          {map[string]any{"timeout": 2.5}, "timeout must be between 1 and 900 seconds (a whole number)"},
+		"grace check concurrency":     {map[string]any{"grace_check_max_concurrency": 1}, "grace_check_max_concurrency must be a whole number from 2 to 1000"},
+		"table key not an ARN":        {map[string]any{"table_kms_key_arn": "my-key"}, "table_kms_key_arn must be a KMS key ARN"},
+		"log key not an ARN":          {map[string]any{"log_kms_key_arn": "alias/logs"}, "log_kms_key_arn must be a KMS key ARN"},
+		"dead-letter queue not an ARN": {map[string]any{"dead_letter_queue": map[string]string{
+			"arn": "dlq", "url": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+		}}, "dead_letter_queue.arn must be an SQS queue ARN"},
+		"alarm action not an ARN": {map[string]any{"alarms": map[string]any{"alarm_actions": []string{"oncall@example.com"}}}, "must be ARNs"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -538,7 +553,7 @@ func TestPlanExamples(t *testing.T) {
 			plan := terraform.ShowWithStructContext(t, t.Context(), options)
 			table := planned(t, plan, "module.device_connectivity.aws_dynamodb_table.connectivity")
 			assert.NotEmpty(t, table["name"])
-			assert.Contains(t, plan.ResourcePlannedValuesMap, "module.device_connectivity.aws_lambda_function.this")
+			assert.Contains(t, plan.ResourcePlannedValuesMap, "module.device_connectivity.module.presence_function.aws_lambda_function.this")
 		})
 	}
 }
@@ -565,7 +580,7 @@ func TestPlanObservability(t *testing.T) {
 		assert.NotContains(t, address, "aws_cloudwatch_metric_alarm", "no alarm by default")
 		assert.NotContains(t, address, "aws_cloudwatch_dashboard", "no dashboard by default")
 	}
-	env := planned(t, off, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	env := planned(t, off, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
 	assert.NotContains(t, env, "METRICS_NAMESPACE")
 
 	topic := "arn:aws:sns:us-east-1:123456789012:oncall"
@@ -576,7 +591,7 @@ func TestPlanObservability(t *testing.T) {
 	})
 	// The notifier's environment is known only at apply (its queue URL); the e2e tier
 	// reads its Announcements metric.
-	env = planned(t, on, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	env = planned(t, on, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
 	assert.Equal(t, "IoTDeviceConnectivity", env["METRICS_NAMESPACE"])
 	assert.Equal(t, name, env["METRICS_DEPLOYMENT"])
 	alarms := map[string]string{}
@@ -584,17 +599,27 @@ func TestPlanObservability(t *testing.T) {
 		if strings.HasPrefix(address, "aws_cloudwatch_metric_alarm.this") {
 			alarms[resource.AttributeValues["metric_name"].(string)+" "+resource.AttributeValues["namespace"].(string)] = address
 			assert.Equal(t, []any{topic}, resource.AttributeValues["alarm_actions"], address)
-			assert.Equal(t, "notBreaching", resource.AttributeValues["treat_missing_data"], address)
+			missing := "notBreaching"
+			if strings.Contains(address, "backlog-age") {
+				missing = "breaching" // every reconcile pass publishes it: silence means no pass
+			}
+			assert.Equal(t, missing, resource.AttributeValues["treat_missing_data"], address)
 		}
 	}
 	for _, metric := range []string{
 		"ApproximateNumberOfMessagesVisible AWS/SQS", "Errors AWS/Lambda", "Throttles AWS/Lambda",
 		"AsyncEventsDropped AWS/Lambda", "DestinationDeliveryFailures AWS/Lambda", "WriteThrottleEvents AWS/DynamoDB",
 		"Failure AWS/IoT", "RuleMessageThrottled AWS/IoT", "IteratorAge AWS/Lambda",
+		"Failed IoTDeviceConnectivity", "OldestOwedAgeSeconds IoTDeviceConnectivity",
 	} {
 		assert.Contains(t, alarms, metric)
 	}
-	assert.Len(t, alarms, 9, "distinct metrics watched")
+	assert.Len(t, alarms, 11, "distinct metrics watched")
+	failed := planned(t, on, "aws_cloudwatch_metric_alarm.this[\"announcements-failed\"]")
+	assert.Equal(t, 3.0, failed["evaluation_periods"], "a burst of failures retried by the next pass pages nobody")
+	assert.Equal(t, map[string]any{"Deployment": name}, failed["dimensions"], "as the notifier publishes it")
+	backlog := planned(t, on, "aws_cloudwatch_metric_alarm.this[\"announcements-backlog-age\"]")
+	assert.Equal(t, 60.0+2*60, backlog["threshold"], "the grace period and two reconcile intervals")
 	index := planned(t, on, "aws_cloudwatch_metric_alarm.this[\"status-index-write-throttles\"]")
 	assert.Equal(t, "ByStatusShard", index["dimensions"].(map[string]any)["GlobalSecondaryIndexName"])
 	iteratorAge := planned(t, on, "aws_cloudwatch_metric_alarm.this[\"notifier-iterator-age\"]")
@@ -632,7 +657,7 @@ func TestPlanConnectedDevices(t *testing.T) {
 	assert.Equal(t, "Key", counts["hash_key"])
 	assert.Equal(t, "PAY_PER_REQUEST", counts["billing_mode"])
 
-	counter := planned(t, plan, "aws_lambda_function.counter[0]")
+	counter := planned(t, plan, "module.counter[0].aws_lambda_function.this")
 	assert.Equal(t, "counter", counter["handler"])
 	env := counter["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
 	assert.Equal(t, name+"-table-counts", env["COUNTS_TABLE_NAME"])
@@ -665,7 +690,7 @@ func TestPlanHistory(t *testing.T) {
 	for address := range off.ResourceChangesMap {
 		assert.NotContains(t, address, "history", "created with history off: %s", address)
 	}
-	offEnv := planned(t, off, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	offEnv := planned(t, off, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
 	assert.NotContains(t, offEnv, "HISTORY_TABLE_NAME")
 
 	name := uniqueName()
@@ -680,7 +705,7 @@ func TestPlanHistory(t *testing.T) {
 	assert.Equal(t, "ExpiresAt", ttl["attribute_name"])
 	assert.Equal(t, true, ttl["enabled"])
 
-	env := planned(t, plan, "aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
+	env := planned(t, plan, "module.presence_function.aws_lambda_function.this")["environment"].([]any)[0].(map[string]any)["variables"].(map[string]any)
 	assert.Equal(t, name+"-table-history", env["HISTORY_TABLE_NAME"])
 	assert.Equal(t, "2592000", env["HISTORY_RETENTION_SECONDS"])
 
@@ -700,9 +725,9 @@ func TestPlanOnePackage(t *testing.T) {
 	t.Parallel()
 	everything := map[string]any{"events_enabled": true, "metrics_enabled": true, "connected_devices_metric_enabled": true}
 	roles := map[string]string{
-		"aws_lambda_function.this":        "presence",
-		"aws_lambda_function.notifier[0]": "notifier",
-		"aws_lambda_function.counter[0]":  "counter",
+		"module.presence_function.aws_lambda_function.this": "presence",
+		"module.notifier[0].aws_lambda_function.this":       "notifier",
+		"module.counter[0].aws_lambda_function.this":        "counter",
 	}
 	assertOnePackage := func(t *testing.T, plan *terraform.PlanStruct, want func(string) bool) {
 		t.Helper()

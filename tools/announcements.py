@@ -34,9 +34,11 @@ def main() -> int:
             extra = ""
             if detail.get("offlineDurationMs") is not None:
                 extra = f" after {detail['offlineDurationMs'] / 1000:.0f} s offline"
+            elif detail.get("reason"):
+                extra = f" ({detail['reason']})"
             elif detail.get("status") == "Disconnected" and detail.get("disconnect"):
                 extra = f" ({detail['disconnect'].get('disconnectReason', 'no reason')})"
-            print(f"{event.get('detail-type'):20} {detail.get('clientId')}{extra}  eventId {detail.get('eventId')}")
+            print(f"{event.get('detail-type'):20} {detail.get('clientId')}{extra}  sequence {detail.get('sequence')}")
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 

@@ -110,6 +110,18 @@ resource "aws_sqs_queue" "view" {
   name                       = "${var.name}-connectivity-view"
   sqs_managed_sse_enabled    = true
   visibility_timeout_seconds = 60
+  # An announcement the consumer keeps failing to apply waits here, not lost with the
+  # queue's retention; send it back with SQS's StartMessageMoveTask.
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.view_dead_letter.arn
+    maxReceiveCount     = 5
+  })
+}
+
+resource "aws_sqs_queue" "view_dead_letter" {
+  name                      = "${var.name}-connectivity-view-dlq"
+  sqs_managed_sse_enabled   = true
+  message_retention_seconds = 1209600
 }
 
 data "aws_iam_policy_document" "view_queue" {

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use iot_connectivity::announcements::notifier::{Notifier, NotifierConfig, Outcome};
-use iot_connectivity::presence::store::{attr, owed_shard_key};
+use iot_connectivity::announcements::store::attr;
+use iot_connectivity::presence::store::{owed_key, owed_shard_key};
 use serde_json::json;
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -149,7 +150,7 @@ async fn main() {
             .index_name("ByAnnouncementOwed")
             .key_condition_expression("#o = :k")
             .expression_attribute_names("#o", attr::OWED_SHARD)
-            .expression_attribute_values(":k", AttributeValue::S(format!("Owed#{shard}")))
+            .expression_attribute_values(":k", AttributeValue::S(owed_key(shard)))
             .select(aws_sdk_dynamodb::types::Select::Count)
             .send()
             .await

@@ -4,13 +4,15 @@
 //! its glue, in that order:
 //!
 //! - [`presence`]: lifecycle event → the device's item (event model, ordering, store,
-//!   fleet reads through the status index, processor);
+//!   fleet reads through the status index);
 //! - [`announcements`]: the item's status → `Device Connected` / `Device Disconnected` on
 //!   EventBridge (decision, store, notifier);
 //! - [`count`]: the item's status → the exact ConnectedDevices count (decision, counts
 //!   table, counter);
 //! - [`history`]: lifecycle event → every session kept, and availability computed
 //!   (sessions, store, report);
+//! - [`ingest`]: the glue every lifecycle event goes through (the presence role, `replay`),
+//!   applying it to [`presence`] and keeping it in [`history`];
 //! - [`shared`]: AWS configuration, logging, metrics, deployment settings, stream batches,
 //!   dead letters;
 //! - [`roles`]: the Lambda roles of the one `bootstrap` binary, chosen by `_HANDLER`.
@@ -23,6 +25,7 @@
 pub mod announcements;
 pub mod count;
 pub mod history;
+pub mod ingest;
 pub mod presence;
 pub mod roles;
 pub mod shared;

@@ -293,7 +293,7 @@ impl World {
                 self.next_id += 1;
                 let token = self.next_id;
                 let snapshot = self.item.snapshot();
-                let next = match look(CLIENT, &snapshot, GRACE_MS, now) {
+                let next = match look(CLIENT, &snapshot, GRACE_MS, now, None) {
                     Verdict::Settled if !snapshot.owed => None,
                     Verdict::Settled => Some(Step::Settle {
                         revision: snapshot.revision,

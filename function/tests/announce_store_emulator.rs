@@ -9,9 +9,10 @@ mod emulator;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use iot_connectivity::announcements::decision::{claimable, Announced, Snapshot, Transition};
+use iot_connectivity::announcements::store::attr;
 use iot_connectivity::announcements::store::snapshot_of;
 use iot_connectivity::presence::ordering::Presence;
-use iot_connectivity::presence::store::{attr, Item, Store};
+use iot_connectivity::presence::store::{Item, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -327,15 +328,15 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
     let id = transition.event_id();
     // Two looks read the same expired claim; the first takes it over, the second cannot.
     assert!(store
-        .resume_announcement("dev", &id, claimed_at, "second look")
+        .resume_announcement("dev", &id, claimed_at, "second look", None)
         .await
         .unwrap());
     assert!(!store
-        .resume_announcement("dev", &id, claimed_at, "third look")
+        .resume_announcement("dev", &id, claimed_at, "third look", None)
         .await
         .unwrap());
     assert!(!store
-        .resume_announcement("dev", "another", None, "third look")
+        .resume_announcement("dev", "another", None, "third look", None)
         .await
         .unwrap());
     // Only the claim's holder releases it.
@@ -355,7 +356,8 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
             "dev",
             &released,
             0,
-            iot_connectivity::shared::metrics::now_ms() as i64
+            iot_connectivity::shared::time::now_ms(),
+            None
         ),
         iot_connectivity::announcements::decision::Verdict::ResumePending
     );
@@ -370,7 +372,7 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
         .await
         .unwrap();
     assert!(store
-        .resume_announcement("dev", &id, Some(0), "third look")
+        .resume_announcement("dev", &id, Some(0), "third look", None)
         .await
         .unwrap());
     // Once confirmed, nothing is pending: neither write applies.
@@ -388,7 +390,7 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
         .await
         .unwrap());
     assert!(!store
-        .resume_announcement("dev", &id, Some(0), "fourth look")
+        .resume_announcement("dev", &id, Some(0), "fourth look", None)
         .await
         .unwrap());
 }
@@ -406,7 +408,7 @@ async fn only_the_claims_holder_confirms_it() {
     let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
     let id = transition.event_id();
     assert!(store
-        .resume_announcement("dev", &id, claimed_at, "second look")
+        .resume_announcement("dev", &id, claimed_at, "second look", None)
         .await
         .unwrap());
     let settled = store
@@ -454,14 +456,14 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
     for attempt in 1..=2 {
         assert!(
             store
-                .resume_announcement("dev", &id, claimed_at, "second look")
+                .resume_announcement("dev", &id, claimed_at, "second look", None)
                 .await
                 .unwrap(),
             "attempt {attempt} of the takeover"
         );
     }
     assert!(!store
-        .resume_announcement("dev", &id, claimed_at, "third look")
+        .resume_announcement("dev", &id, claimed_at, "third look", None)
         .await
         .unwrap());
     let stored = snapshot_of(&store.get("dev").await.unwrap().unwrap());
@@ -486,7 +488,7 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
         .await
         .unwrap());
     assert!(!store
-        .resume_announcement("dev", &id, claimed_at, "second look")
+        .resume_announcement("dev", &id, claimed_at, "second look", None)
         .await
         .unwrap());
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use iot_connectivity::presence::processor::{Config, Processor};
+use iot_connectivity::ingest::processor::{Config, Processor};
 use iot_connectivity::presence::store::{status_shard, status_shard_key};
 use iot_connectivity::shared::deployment::{CountsSettings, Settings};
 use serde_json::{json, Value};

@@ -9,7 +9,7 @@ mod emulator;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use iot_connectivity::count::counter::{Counter, CounterConfig};
-use iot_connectivity::presence::processor::{Config, Processor};
+use iot_connectivity::ingest::processor::{Config, Processor};
 use iot_connectivity::presence::store::Item;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use iot_connectivity::history::report::rfc3339;
-use iot_connectivity::presence::processor::{Config, Processor};
+use iot_connectivity::ingest::processor::{Config, Processor};
 use iot_connectivity::shared::deployment::{HistorySettings, Settings};
 use serde_json::{json, Value};
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use iot_connectivity::announcements::notifier::{Notifier, NotifierConfig};
-use iot_connectivity::announcements::store::snapshot_of;
-use iot_connectivity::presence::store::{attr, Store};
+use iot_connectivity::announcements::store::{attr, snapshot_of};
+use iot_connectivity::presence::store::Store;
 use serde_json::{json, Value};
 
 /// A bus rule sending this test's announcements to a queue; the queue's URL.
@@ -178,6 +178,55 @@ async fn a_look_held_past_its_fence_puts_nothing_and_frees_the_claim() {
         !item.announced.unwrap().pending && !item.owed,
         "confirmed and settled"
     );
+}
+
+/// An announcement claimed before sequences existed (pending across the upgrade) is put with
+/// one, written to the item too, so consumers applying by sequence take it.
+#[tokio::test]
+async fn an_announcement_pending_from_before_sequences_is_put_with_one() {
+    let source = format!("test.legacy.{}", std::process::id());
+    let queue = announcements_queue(&source).await;
+    let (table, store) = connected_device("notifier-legacy").await;
+    let legacy = [
+        (attr::ANNOUNCED_STATUS, AttributeValue::S("Connected".into())),
+        (attr::ANNOUNCEMENT_ID, AttributeValue::S("legacy-id".into())),
+        (attr::ANNOUNCEMENT_PENDING, AttributeValue::Bool(true)),
+        (attr::ANNOUNCED_AT, AttributeValue::N("0".into())),
+        (
+            attr::ANNOUNCEMENT_DETAIL,
+            AttributeValue::S(
+                json!({"version": "1", "eventId": "legacy-id", "clientId": "dev", "status": "Connected"})
+                    .to_string(),
+            ),
+        ),
+    ];
+    let mut update = emulator::client()
+        .update_item()
+        .table_name(&table)
+        .key(attr::CLIENT_ID, AttributeValue::S("dev".into()))
+        .update_expression(
+            "SET AnnouncedStatus = :a, AnnouncementId = :b, AnnouncementPending = :c, AnnouncedAt = :d, AnnouncementDetail = :e",
+        );
+    for (placeholder, (_, value)) in [":a", ":b", ":c", ":d", ":e"].iter().zip(legacy) {
+        update = update.expression_attribute_values(*placeholder, value);
+    }
+    update.send().await.unwrap();
+
+    let notifier = Notifier::new(
+        &emulator::sdk_config(),
+        config(&table, &source, Duration::from_secs(45)),
+    );
+    notifier
+        .handle(&stream_batch(vec![modify("dev")]), far_off())
+        .await;
+    let events = received(&queue).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail"]["eventId"], "legacy-id");
+    let sequence = events[0]["detail"]["sequence"]
+        .as_u64()
+        .expect("stamped with a sequence");
+    let item = snapshot_of(&store.get("dev").await.unwrap().unwrap());
+    assert_eq!(item.sequence, Some(sequence), "and the item keeps it");
 }
 
 fn removal(old: &Value, ttl: bool) -> Value {

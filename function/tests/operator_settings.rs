@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use iot_connectivity::presence::processor::{Config, Processor};
+use iot_connectivity::ingest::processor::{Config, Processor};
 use iot_connectivity::presence::store::Item;
 use iot_connectivity::shared::deployment::Settings;
 use serde_json::{json, Value};

@@ -9,11 +9,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use history::{client_history, SessionPlan, DAY, HOUR, MAX_SKEW, MINUTE, SECOND};
+use iot_connectivity::ingest::processor::{Config, Outcome, Processor};
 use iot_connectivity::presence::event::LifecycleEvent;
 use iot_connectivity::presence::ordering::{
     decide, happened_after, Decision, Latest, Mark, Presence, RESET_WINDOW_MS,
 };
-use iot_connectivity::presence::processor::{Config, Outcome, Processor};
 use iot_connectivity::presence::store::{attr, number_attr, Item, Recorded, Store, Written};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -6,8 +6,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Map, Value};
 
 use crate::announcements::decision::{Farewell, Removal, Transition};
+use crate::announcements::store::attr;
 use crate::presence::ordering::Presence;
-use crate::presence::store::{attr, Item};
+use crate::presence::store::Item;
 
 /// The schema version of an announcement's `detail`.
 pub const DETAIL_VERSION: &str = "1";
@@ -86,11 +87,16 @@ pub fn farewell_detail(
     detail
 }
 
-/// The detail-type of an announcement whose `detail` is `detail` (JSON).
-pub fn detail_type_of(detail: &str) -> &'static str {
-    let connected = serde_json::from_str::<Value>(detail)
-        .is_ok_and(|fields| fields["status"].as_str() == Some("Connected"));
-    detail_type(connected)
+/// The `sequence` of a stored detail (JSON); None for one claimed before sequences.
+pub fn sequence_of(detail: &str) -> Option<u64> {
+    serde_json::from_str::<Value>(detail).ok()?["sequence"].as_u64()
+}
+
+/// The stored detail with its `sequence` set.
+pub fn with_sequence(detail: &str, sequence: u64) -> String {
+    let mut fields: Value = serde_json::from_str(detail).unwrap_or_else(|_| json!({}));
+    fields["sequence"] = json!(sequence);
+    fields.to_string()
 }
 
 fn fields(item: &Item, names: &[(&str, &str)]) -> Value {
@@ -161,6 +167,15 @@ mod tests {
     }
 
     #[test]
+    fn a_detail_stored_without_a_sequence_is_stamped_with_one() {
+        let old = r#"{"eventId": "e", "status": "Connected"}"#;
+        assert_eq!(sequence_of(old), None);
+        let stamped = with_sequence(old, 42);
+        assert_eq!(sequence_of(&stamped), Some(42));
+        assert!(stamped.contains(r#""eventId":"e""#));
+    }
+
+    #[test]
     fn a_farewell_says_why_and_what_the_item_last_held() {
         let old = item_of(&json!({
             "ClientID": {"S": "a"}, "Status": {"S": "Connected"}, "ConnectTime": {"N": "9000"},
@@ -176,6 +191,5 @@ mod tests {
         assert_eq!(detail["sequence"], 8);
         assert_eq!(detail["eventId"], "e");
         assert_eq!(detail["connect"]["timestamp"], 9000);
-        assert_eq!(detail_type_of(&detail.to_string()), "Device Disconnected");
     }
 }

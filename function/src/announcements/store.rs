@@ -6,10 +6,36 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::announcements::decision::{Announced, Snapshot, Transition};
 use crate::presence::ordering::Presence;
-use crate::presence::store::{
-    attr, expiry, now, number, number_attr, owed_shard_key, update_expression, Attempt, Expression,
-    Item, Store, StoreError,
-};
+use crate::presence::store::{owed_shard_key, update_expression, Attempt, Expression, Item, Store};
+use crate::shared::dynamodb::{expiry, number, number_attr, StoreError};
+use crate::shared::time::now_ms;
+
+/// The item's attributes: the presence store's, and the announcement's own (events_enabled),
+/// which only this pipeline writes.
+pub mod attr {
+    pub use crate::presence::store::attr::*;
+
+    /// The status the newest announcement said (events_enabled only).
+    pub const ANNOUNCED_STATUS: &str = "AnnouncedStatus";
+    /// The `eventId` of the newest announcement.
+    pub const ANNOUNCEMENT_ID: &str = "AnnouncementId";
+    /// Present (true) while the newest announcement is recorded but not confirmed as put.
+    pub const ANNOUNCEMENT_PENDING: &str = "AnnouncementPending";
+    /// The pending announcement's detail (JSON), so any later attempt can put it.
+    pub const ANNOUNCEMENT_DETAIL: &str = "AnnouncementDetail";
+    /// Wall-clock ms at which the newest announcement was recorded.
+    pub const ANNOUNCED_AT: &str = "AnnouncedAt";
+    /// The token of the look holding the pending announcement's claim, so that a claim
+    /// written again after its first attempt landed unseen is still that look's.
+    pub const ANNOUNCEMENT_CLAIM: &str = "AnnouncementClaim";
+    /// The newest announcement's `sequence`, written with its claim: consumers order a
+    /// client's announcements by it.
+    pub const ANNOUNCEMENT_SEQUENCE: &str = "AnnouncementSequence";
+}
+
+/// The sparse index of the items that may owe an announcement (events_enabled): hash key
+/// [`attr::OWED_SHARD`](crate::presence::store::attr::OWED_SHARD), range key `LastUpdateTime`, keys only.
+pub const OWED_INDEX: &str = "ByAnnouncementOwed";
 
 /// The announcement writes (events_enabled). None touches `Revision` nor
 /// `LastUpdateTime`: they change no presence attribute, so presence writers need not
@@ -58,7 +84,7 @@ impl Store {
                 expr.value("true", AttributeValue::Bool(true))
             ),
             expr.assign(attr::ANNOUNCEMENT_DETAIL, AttributeValue::S(detail.into())),
-            expr.assign(attr::ANNOUNCED_AT, number(now().as_millis())),
+            expr.assign(attr::ANNOUNCED_AT, number(now_ms())),
             expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
             format!(
                 "{sequence_name} = {}",
@@ -96,24 +122,40 @@ impl Store {
         event_id: &str,
         claimed_at: Option<i64>,
         token: &str,
+        stamp: Option<(&str, Option<u64>, u64)>,
     ) -> Result<bool, StoreError> {
         let mut expr = Expression::default();
-        let update = format!(
-            "SET {}, {}",
-            expr.assign(attr::ANNOUNCED_AT, number(now().as_millis())),
-            expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into()))
-        );
+        let mut sets = vec![
+            expr.assign(attr::ANNOUNCED_AT, number(now_ms())),
+            expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
+        ];
         let at = expr.name(attr::ANNOUNCED_AT);
         let unchanged = match claimed_at {
             Some(claimed_at) => format!("{at} = {}", expr.value("claimed", number(claimed_at))),
             None => format!("attribute_not_exists({at})"),
         };
-        let condition = format!(
+        let mut condition = format!(
             "{} AND ({unchanged} OR {})",
             self.pending_condition(&mut expr, event_id),
             expr.assign(attr::ANNOUNCEMENT_CLAIM, AttributeValue::S(token.into())),
         );
-        self.announcement_write(client_id, update, condition, expr)
+        // A detail claimed before sequences: stamped, on condition of the sequence read.
+        if let Some((detail, previous, sequence)) = stamp {
+            sets.push(expr.assign(attr::ANNOUNCEMENT_DETAIL, AttributeValue::S(detail.into())));
+            let name = expr.name(attr::ANNOUNCEMENT_SEQUENCE);
+            sets.push(format!(
+                "{name} = {}",
+                expr.value("sequence", number(sequence))
+            ));
+            condition.push_str(&match previous {
+                Some(previous) => format!(
+                    " AND {name} = {}",
+                    expr.value("previousSequence", number(previous))
+                ),
+                None => format!(" AND attribute_not_exists({name})"),
+            });
+        }
+        self.announcement_write(client_id, update_expression(&sets, &[]), condition, expr)
             .await
     }
 
@@ -228,7 +270,7 @@ impl Store {
         // Into the owed index, whose sort key items from before this release (the
         // sample's) may lack; and never expiring while owed.
         let updated = expr.name(attr::LAST_UPDATE_TIME);
-        let now = expr.value(attr::LAST_UPDATE_TIME, number(now().as_millis()));
+        let now = expr.value(attr::LAST_UPDATE_TIME, number(now_ms()));
         let update = format!(
             "SET {}, {updated} = if_not_exists({updated}, {now}) REMOVE {}",
             expr.assign(

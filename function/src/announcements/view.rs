@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
-use crate::presence::store::{error_message, number};
+use crate::shared::dynamodb::{error_message, number};
 
 /// The view table's attributes (hash key `ClientID`).
 pub mod attr {
@@ -60,9 +60,13 @@ pub fn parse(body: &str) -> Result<Announcement, ViewError> {
     Ok(Announcement {
         client_id: text("clientId")?,
         status: text("status")?,
-        sequence: detail["sequence"]
-            .as_u64()
-            .ok_or_else(|| ViewError::Malformed("sequence", body.chars().take(200).collect()))?,
+        // Announcements put before sequences existed carry none: 0, older than any other.
+        sequence: match &detail["sequence"] {
+            Value::Null => 0,
+            sequence => sequence.as_u64().ok_or_else(|| {
+                ViewError::Malformed("sequence", body.chars().take(200).collect())
+            })?,
+        },
         event_id: text("eventId")?,
         reason: detail["reason"].as_str().map(str::to_owned),
     })
@@ -130,8 +134,10 @@ mod tests {
         assert_eq!(announcement.sequence, 1_796_300_676_367);
         assert_eq!(announcement.reason.as_deref(), Some("ITEM_DELETED"));
         let unsequenced = r#"{"detail": {"clientId": "a", "status": "Connected", "eventId": "e"}}"#;
+        assert_eq!(parse(unsequenced).unwrap().sequence, 0);
+        let garbled = r#"{"detail": {"clientId": "a", "status": "Connected", "eventId": "e", "sequence": "x"}}"#;
         assert!(matches!(
-            parse(unsequenced),
+            parse(garbled),
             Err(ViewError::Malformed("sequence", _))
         ));
         assert!(matches!(

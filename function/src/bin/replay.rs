@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use futures::StreamExt;
-use iot_connectivity::presence::processor::{operator_config, Outcome, Processor};
+use iot_connectivity::ingest::processor::{operator_config, Outcome, Processor};
 use iot_connectivity::shared::aws::load_cli_aws_config;
 use iot_connectivity::shared::deployment::Stated;
 use serde_json::Value;

@@ -11,9 +11,11 @@ use tracing::{error, info, warn};
 
 use crate::count::decision::Observed;
 use crate::count::table::{Counts, CountsError, MAX_SHARDS};
-use crate::presence::store::{attr, number_attr, Item};
+use crate::presence::store::attr;
+use crate::shared::dynamodb::number_attr;
 use crate::shared::metrics::{emit, Directive, Metric, MetricsConfig};
 use crate::shared::stream::{item_of, BatchResponse, ItemFailure};
+use crate::shared::Item;
 
 pub const METRIC: &str = "ConnectedDevices";
 

@@ -23,7 +23,10 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::count::decision::{step, Observed, Step, Tally, Version};
-use crate::presence::store::{error_message, number, number_attr, status_shard, Item};
+use crate::presence::store::status_shard;
+use crate::shared::backoff::full_jitter;
+use crate::shared::dynamodb::{error_message, expiry, number, number_attr};
+use crate::shared::Item;
 
 pub const KEY: &str = "Key";
 pub const CREATED: &str = "CreatedTime";
@@ -123,7 +126,9 @@ impl Counts {
                         expected = Expected::Exactly(actual);
                     }
                 },
-                Attempt::Conflict => tokio::time::sleep(backoff(attempt)).await,
+                Attempt::Conflict => {
+                    tokio::time::sleep(full_jitter(Duration::from_millis(10), attempt as u32)).await
+                }
             }
         }
         Err(CountsError::Contention {
@@ -392,14 +397,5 @@ pub fn tally_of(item: &Item) -> Option<Tally> {
 /// Epoch seconds after which a tombstone may expire: beyond the stream's 24-hour
 /// retention (and the mapping's maximum record age), no older record can arrive.
 fn tombstone_expiry() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (now + TOMBSTONE_LIFETIME).as_secs()
-}
-
-/// Full jitter would need a random source; the attempt number spreads retries enough
-/// between the few writers that share a counter shard.
-fn backoff(attempt: usize) -> Duration {
-    Duration::from_millis(10 << attempt.min(6))
+    expiry(TOMBSTONE_LIFETIME)
 }

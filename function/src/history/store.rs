@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::Client;
 
 use crate::history::sessions::{time_key, HistoryEvent, LOOKBACK_MS, MAX_STAMP_ERROR_MS};
 use crate::presence::ordering::Presence;
-use crate::presence::store::{error_message, number, number_attr, Item, StoreError};
+use crate::shared::dynamodb::{number, number_attr, StoreError};
+use crate::shared::Item;
 
 /// Attribute names of a history item.
 pub mod attr {
@@ -86,12 +87,7 @@ impl HistoryStore {
             {
                 Ok(false)
             }
-            Err(err) => Err(StoreError::DynamoDb {
-                operation: "PutItem",
-                table: self.table.clone(),
-                client_id: client_id.to_owned(),
-                message: error_message(&err),
-            }),
+            Err(err) => Err(StoreError::dynamodb("PutItem", &self.table, client_id, err)),
         }
     }
 
@@ -165,7 +161,7 @@ impl HistoryStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
-                .map_err(|err| self.error("Query", client_id, &err))?;
+                .map_err(|err| self.error("Query", client_id, err))?;
             read.count(page.consumed_capacity());
             read.events
                 .extend(page.items().iter().filter_map(history_event));
@@ -194,7 +190,7 @@ impl HistoryStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
-                .map_err(|err| self.error("Query", client_id, &err))?;
+                .map_err(|err| self.error("Query", client_id, err))?;
             read.count(page.consumed_capacity());
             for event in page.items().iter().filter_map(history_event) {
                 let first = *newest.get_or_insert(event.timestamp);
@@ -215,18 +211,17 @@ impl HistoryStore {
         &self,
         operation: &'static str,
         client_id: &str,
-        err: &SdkError<E, R>,
+        err: SdkError<E, R>,
     ) -> StoreError
     where
-        E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
-        R: std::fmt::Debug,
+        E: std::error::Error
+            + aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + Send
+            + Sync
+            + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
-        StoreError::DynamoDb {
-            operation,
-            table: self.table.clone(),
-            client_id: client_id.to_owned(),
-            message: error_message(err),
-        }
+        StoreError::dynamodb(operation, &self.table, client_id, err)
     }
 }
 

@@ -1,13 +1,13 @@
 //! The presence role: one lifecycle event per invocation (the IoT rule invokes it
 //! asynchronously, so a returned error is retried and then sent to the failure destination).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 use tracing::error;
 
-use crate::presence::processor::{Config, Outcome, Processor};
+use crate::ingest::processor::{Config, Outcome, Processor};
 use crate::presence::store::StoreError;
 use crate::shared::aws::load_aws_config;
 
@@ -75,8 +75,5 @@ pub async fn run() -> Result<(), Error> {
 
 /// Time until the invocation's deadline (epoch milliseconds).
 fn time_left(deadline_ms: u64) -> Duration {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Duration::from_millis(deadline_ms).saturating_sub(now)
+    Duration::from_millis(deadline_ms).saturating_sub(crate::shared::time::since_epoch())
 }

@@ -6,7 +6,7 @@
 //! are split by `EventType` and `Outcome` (about ten combinations), everything else only
 //! by `Deployment` (the module's `name`, so instances in one account stay apart).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::shared::time::now_ms;
 
 use serde_json::{json, Map, Value};
 
@@ -82,13 +82,7 @@ pub fn emf_line(config: &MetricsConfig, timestamp_ms: u64, directives: &[Directi
 
 /// Writes an EMF line to standard output, which Lambda sends to the log group.
 pub fn emit(config: &MetricsConfig, directives: &[Directive<'_>]) {
-    println!("{}", emf_line(config, now_ms(), directives));
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    println!("{}", emf_line(config, now_ms() as u64, directives));
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use tracing::{error, warn};
 use super::put::Put;
 use super::Notifier;
 use crate::announcements::decision::{farewell, Removal};
-use crate::announcements::detail::farewell_detail;
+use crate::announcements::detail::{detail_type, farewell_detail};
 use crate::announcements::store::snapshot_of;
 use crate::shared::stream::item_of;
 
@@ -20,9 +20,9 @@ const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
 
 impl Notifier {
     /// Puts the farewells the REMOVE `records` owe (in one PutEvents call per 10). The
-    /// stream sequence number of the first record whose farewell was not put, if any: the
-    /// batch is retried from it.
-    pub(super) async fn say_farewells(&self, records: &[&Value]) -> Option<String> {
+    /// stream sequence number of the first record whose farewell was not put, if any (the
+    /// batch is retried from it), and how many were not put.
+    pub(super) async fn say_farewells(&self, records: &[&Value]) -> (Option<String>, usize) {
         let mut puts = Vec::new();
         let mut sequence_numbers = Vec::new();
         for record in records {
@@ -38,6 +38,7 @@ impl Notifier {
             );
         }
         let mut first_failed = None;
+        let mut failed = 0;
         for (puts, numbers) in puts
             .chunks(super::look::PUT_BATCH)
             .zip(sequence_numbers.chunks(super::look::PUT_BATCH))
@@ -52,10 +53,11 @@ impl Notifier {
                         "removed item not announced: its stream record is retried"
                     );
                     first_failed.get_or_insert_with(|| number.clone());
+                    failed += 1;
                 }
             }
         }
-        first_failed
+        (first_failed, failed)
     }
 }
 
@@ -77,6 +79,7 @@ fn farewell_of(record: &Value) -> Option<Put> {
         event_id: said.event_id.clone(),
         token: String::new(),
         detail: farewell_detail(&old, client_id, &said, removal).to_string(),
+        detail_type: detail_type(false),
         settle: None,
         claimed_at: Instant::now(),
     })

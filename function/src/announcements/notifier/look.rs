@@ -13,10 +13,11 @@ use super::{Notifier, NotifierError, Outcome};
 use crate::announcements::decision::{
     delay_seconds, look, next_sequence, Snapshot, Transition, Verdict, MAX_DELAY_SECONDS,
 };
-use crate::announcements::detail::{detail_of, text};
+use crate::announcements::detail::{detail_of, detail_type, sequence_of, text, with_sequence};
+use crate::announcements::store::attr;
 use crate::announcements::store::snapshot_of;
 use crate::presence::ordering::Presence;
-use crate::presence::store::{attr, Item, StoreError};
+use crate::presence::store::{Item, StoreError};
 use crate::shared::time::now_ms;
 
 /// Looks at one client before giving up: each retry means its item changed meanwhile.
@@ -116,13 +117,22 @@ impl Notifier {
         schedule_waits: bool,
     ) -> Result<Prepared, NotifierError> {
         let token = claim_token();
-        let mut unsure = None;
+        let mut unsure: Option<Unsure> = None;
         for _ in 0..MAX_ATTEMPTS {
-            let Some(item) = self.store.get(client_id).await? else {
-                return Ok(Prepared::Done(Outcome::Gone));
+            let item = match self.store.get(client_id).await {
+                Ok(Some(item)) => item,
+                Ok(None) => return Ok(Prepared::Done(Outcome::Gone)),
+                Err(error) => {
+                    if let Some(lost) = unsure.take() {
+                        self.release_unsure(client_id, &lost.event_id, &token).await;
+                    }
+                    return Err(error.into());
+                }
             };
             let snapshot = snapshot_of(&item);
-            let verdict = self.own_claim_or_look(client_id, &snapshot, &token, unsure.is_some());
+            let grace_ms = self.config.grace_period.as_millis() as i64;
+            let lost = unsure.is_some().then_some(token.as_str());
+            let verdict = look(client_id, &snapshot, grace_ms, now_ms(), lost);
             match self
                 .act(client_id, &item, &snapshot, verdict, &token, schedule_waits)
                 .await?
@@ -138,15 +148,20 @@ impl Notifier {
                 attempts: MAX_ATTEMPTS,
             });
         };
-        // Landed or not, freed for the next look rather than held for its lease.
+        self.release_unsure(client_id, &event_id, &token).await;
+        Err(error.into())
+    }
+
+    /// A claim whose write was answered by an error, landed or not, freed for the next look
+    /// rather than held for its lease.
+    async fn release_unsure(&self, client_id: &str, event_id: &str, token: &str) {
         if let Err(err) = self
             .store
-            .release_announcement(client_id, &event_id, &token)
+            .release_announcement(client_id, event_id, token)
             .await
         {
             warn!(error = %err, clientId = client_id, "claim not released: it is put again after its lease");
         }
-        Err(error.into())
     }
 
     /// Writes what `verdict` asks, each write conditioned on the state it was made on.
@@ -182,6 +197,17 @@ impl Notifier {
             }
             Verdict::ResumePending => {
                 let announced = snapshot.announced.as_ref().expect("pending is announced");
+                // Claimed before sequences existed (an upgrade): stamped with one now, so
+                // consumers applying by sequence take it.
+                let stored = text(item, attr::ANNOUNCEMENT_DETAIL).unwrap_or_default();
+                let stamp = sequence_of(&stored).is_none().then(|| {
+                    let sequence = next_sequence(snapshot.sequence, now_ms());
+                    (
+                        with_sequence(&stored, sequence),
+                        snapshot.sequence,
+                        sequence,
+                    )
+                });
                 let claimed_at = Instant::now();
                 match self
                     .store
@@ -190,11 +216,18 @@ impl Notifier {
                         &announced.event_id,
                         snapshot.announced_at,
                         token,
+                        stamp.as_ref().map(|(detail, previous, sequence)| {
+                            (detail.as_str(), *previous, *sequence)
+                        }),
                     )
                     .await
                 {
                     Ok(true) => Ok(Acted::Done(Prepared::Put(pending_put(
-                        client_id, snapshot, item, token, claimed_at,
+                        client_id,
+                        snapshot,
+                        stamp.map_or(stored, |(detail, _, _)| detail),
+                        token,
+                        claimed_at,
                     )))),
                     // Another look took it over, or it was confirmed meanwhile.
                     Ok(false) => done(Outcome::ClaimedElsewhere),
@@ -224,6 +257,7 @@ impl Notifier {
                         event_id: transition.event_id(),
                         token: token.to_owned(),
                         detail,
+                        detail_type: detail_type(transition.status == Presence::Connected),
                         settle: Some((snapshot.revision, transition.status)),
                         claimed_at,
                     }))),
@@ -235,26 +269,6 @@ impl Notifier {
                 }
             }
         }
-    }
-
-    /// The verdict for this look: its own claim, landed although its write was answered
-    /// by an error (`unsure`), is taken over (renewing its lease) and put rather than left
-    /// to the lease; else [`look`].
-    fn own_claim_or_look(
-        &self,
-        client_id: &str,
-        snapshot: &Snapshot,
-        token: &str,
-        unsure: bool,
-    ) -> Verdict {
-        let own = unsure
-            && snapshot.announced.as_ref().is_some_and(|a| a.pending)
-            && snapshot.claim.as_deref() == Some(token);
-        if own {
-            return Verdict::ResumePending;
-        }
-        let grace_ms = self.config.grace_period.as_millis() as i64;
-        look(client_id, snapshot, grace_ms, now_ms())
     }
 
     /// A grace check due at `due_at`: a hint to look at the client then.
@@ -324,7 +338,7 @@ enum Acted {
 fn pending_put(
     client_id: &str,
     snapshot: &Snapshot,
-    item: &Item,
+    detail: String,
     token: &str,
     claimed_at: Instant,
 ) -> Put {
@@ -333,7 +347,8 @@ fn pending_put(
         client_id: client_id.to_owned(),
         event_id: announced.event_id.clone(),
         token: token.to_owned(),
-        detail: text(item, attr::ANNOUNCEMENT_DETAIL).unwrap_or_default(),
+        detail,
+        detail_type: detail_type(announced.status == Presence::Connected),
         settle: (snapshot.status == Some(announced.status))
             .then_some((snapshot.revision, announced.status)),
         claimed_at,

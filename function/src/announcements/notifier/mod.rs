@@ -36,14 +36,21 @@ use crate::shared::stream::{BatchResponse, ItemFailure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
+    /// Boxed: a DynamoDB error carries its source, and every look returns this.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
     #[error("SQS SendMessage of the grace check for client {client_id} failed: {message}")]
     Schedule { client_id: String, message: String },
     #[error("Query of the owed announcements ({key}) failed: {message}")]
     Owed { key: String, message: String },
     #[error("client {client_id}: no decision after {attempts} attempts (the item kept changing)")]
     Contention { client_id: String, attempts: usize },
+}
+
+impl From<StoreError> for NotifierError {
+    fn from(err: StoreError) -> Self {
+        NotifierError::Store(Box::new(err))
+    }
 }
 
 /// What a look at one client came to.
@@ -136,7 +143,8 @@ impl Notifier {
         // A removal is announced from its record alone: one that could not be put is
         // reported, so Lambda delivers it again (and after its retries, describes the batch
         // in the dead-letter queue).
-        if let Some(sequence_number) = self.say_farewells(&removed).await {
+        let (first_failed, farewells_failed) = self.say_farewells(&removed).await;
+        if let Some(sequence_number) = first_failed {
             response.batch_item_failures.push(ItemFailure {
                 item_identifier: sequence_number,
             });
@@ -160,7 +168,11 @@ impl Notifier {
             }
         }
         outcomes.extend(checked);
-        self.publish(&tally(outcomes.values()), None);
+        let mut summary = tally(outcomes.values());
+        if farewells_failed > 0 {
+            *summary.entry(Outcome::Failed).or_insert(0) += farewells_failed;
+        }
+        self.publish(&summary, None);
         response
     }
 

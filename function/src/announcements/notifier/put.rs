@@ -9,8 +9,8 @@ use tracing::{info, warn};
 
 use super::{Notifier, Outcome};
 use crate::announcements::decision::{may_put, PUT_ATTEMPT_MAX_MS};
-use crate::announcements::detail::detail_type_of;
 use crate::presence::ordering::Presence;
+use crate::shared::backoff::full_jitter;
 use crate::shared::metrics::{emit, Directive, Metric};
 
 /// Tries of an entry that fails with a retryable code, backing off in between.
@@ -30,6 +30,8 @@ pub(super) struct Put {
     /// The look's claim token, to confirm the put or release the claim.
     pub(super) token: String,
     pub(super) detail: String,
+    /// `Device Connected` or `Device Disconnected`, as the detail's status says.
+    pub(super) detail_type: &'static str,
     /// The revision and status at which this announcement leaves nothing owed.
     pub(super) settle: Option<(Option<u64>, Presence)>,
     /// When the claim was written (just before its write was sent): the fence counts from it.
@@ -119,7 +121,7 @@ impl Notifier {
             let entries = waiting.iter().map(|&i| {
                 PutEventsRequestEntry::builder()
                     .source(&self.config.event_source)
-                    .detail_type(detail_type_of(&puts[i].detail))
+                    .detail_type(puts[i].detail_type)
                     .detail(&puts[i].detail)
                     .event_bus_name(&self.config.event_bus_name)
                     .build()
@@ -165,7 +167,7 @@ impl Notifier {
     }
 
     fn announced(&self, put: &Put) {
-        let detail_type = detail_type_of(&put.detail);
+        let detail_type = put.detail_type;
         info!(
             clientId = put.client_id,
             eventId = put.event_id,
@@ -196,9 +198,7 @@ pub(super) fn put_events_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-/// Exponential backoff with full jitter: up to 100 ms, 200 ms, 400 ms, ...
+/// Up to 100 ms, 200 ms, 400 ms, ... between attempts.
 fn backoff(attempt: u32) -> Duration {
-    let ceiling_ms = 100u64 << attempt.min(6);
-    let nanos = crate::shared::time::since_epoch().subsec_nanos() as u64;
-    Duration::from_millis(nanos % ceiling_ms.max(1))
+    full_jitter(Duration::from_millis(100), attempt)
 }

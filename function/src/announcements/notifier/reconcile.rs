@@ -11,8 +11,10 @@ use futures::stream::{self, Stream, StreamExt};
 use tracing::{error, info};
 
 use super::look::PUT_BATCH;
-use super::{tally, Notifier, NotifierError, Outcome};
-use crate::presence::store::{attr, error_message, number_attr, OWED_INDEX, OWED_SHARDS};
+use super::{Notifier, NotifierError, Outcome};
+use crate::announcements::store::{attr, OWED_INDEX};
+use crate::presence::store::{owed_key, OWED_SHARDS};
+use crate::shared::dynamodb::{error_message, number_attr};
 use crate::shared::time::{now_ms, since_epoch};
 
 /// Keys read per Query page of the owed index (about 100 bytes each).
@@ -56,13 +58,17 @@ impl Notifier {
             })
             .take_while(|_| futures::future::ready(Instant::now() < stop_at))
             .chunks(PUT_BATCH);
-        let outcomes: Vec<(String, Outcome)> = owed
+        // Folded as they come: the pass keeps counts, not every client it looked at.
+        let summary = owed
             .map(|batch| self.look_at_batch_before(batch, false, stop_at))
             .buffer_unordered(self.config.max_concurrent_puts)
-            .flat_map(stream::iter)
-            .collect()
+            .fold(BTreeMap::new(), |mut summary, outcomes| {
+                for (_, outcome) in outcomes {
+                    *summary.entry(outcome).or_insert(0) += 1;
+                }
+                futures::future::ready(summary)
+            })
             .await;
-        let summary = tally(outcomes.iter().map(|(_, outcome)| outcome));
         let oldest_age = oldest.map_or(Duration::ZERO, |at| {
             Duration::from_millis(now_ms().saturating_sub(at).max(0) as u64)
         });
@@ -86,7 +92,7 @@ impl Notifier {
 
     /// The owed index's entries of one shard, oldest first, a page at a time.
     fn owed_in(&self, shard: u32) -> impl Stream<Item = Result<Owed, NotifierError>> + '_ {
-        let key = format!("Owed#{shard}");
+        let key = owed_key(shard);
         let pages = self
             .dynamodb
             .query()

@@ -16,13 +16,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 use iot_connectivity::count::table::Counts;
 use iot_connectivity::history::store::HistoryStore;
+use iot_connectivity::ingest::processor::{operator_config, Config, Processor};
 use iot_connectivity::presence::fleet::{item_to_json, Fleet, STATUS_INDEX};
 use iot_connectivity::presence::ordering::Presence;
-use iot_connectivity::presence::processor::{operator_config, Processor};
 use iot_connectivity::presence::store::Store;
 use iot_connectivity::shared::aws::load_cli_aws_config;
-use iot_connectivity::shared::deployment::Stated;
-use iot_connectivity::shared::metrics::now_ms;
+use iot_connectivity::shared::deployment::{Settings, Stated};
+use iot_connectivity::shared::time::now_ms;
 use tokio::io::AsyncWriteExt;
 
 #[derive(Parser)]
@@ -175,91 +175,33 @@ async fn run(args: Args) -> Result<bool, Failure> {
     }
     let (config, settings) =
         operator_config(&dynamodb, args.table, stated, args.override_table_settings).await?;
-    let fleet = || -> Result<Fleet, Failure> {
-        let shards = settings.status_index_shards.ok_or_else(|| {
-            format!(
-                "table {} has no status index (the module's status_index_enabled is off): list and count read it",
-                config.table_name
-            )
-        })?;
-        Ok(Fleet::new(
-            dynamodb.clone(),
-            config.table_name.clone(),
-            STATUS_INDEX.to_owned(),
-            shards,
-        ))
-    };
-    let history_store = || -> Result<HistoryStore, Failure> {
-        let deployed = settings.history.clone().ok_or_else(|| {
-            format!(
-                "table {} keeps no history (the module's history_enabled is off)",
-                config.table_name
-            )
-        })?;
-        Ok(HistoryStore::new(
-            dynamodb.clone(),
-            deployed.table,
-            deployed.retention,
-        ))
+    let deployment = Deployment {
+        aws,
+        dynamodb,
+        config,
+        settings,
     };
     match args.command {
-        Command::Get { client_id } => {
-            let store = Store::new(dynamodb.clone(), config.table_name.clone(), None);
-            match store.get(&client_id).await? {
-                Some(item) => {
-                    println!("{}", item_to_json(&item));
-                    Ok(true)
-                }
-                None => {
-                    eprintln!(
-                        "connectivity: {} has no item for {client_id:?}",
-                        config.table_name
-                    );
-                    Ok(false)
-                }
-            }
-        }
+        Command::Get { client_id } => deployment.get(&client_id).await,
         Command::List {
             status,
             for_longer_than,
-        } => {
-            let statuses = match status {
-                Some(Status::Connected) => vec![Presence::Connected],
-                Some(Status::Disconnected) => vec![Presence::Disconnected],
-                None => vec![Presence::Connected, Presence::Disconnected],
-            };
-            let unchanged_since = for_longer_than
-                .map(|text| {
-                    iot_connectivity::history::report::parse_duration(&text)
-                        .map(|ago| {
-                            (now_ms() as i64)
-                                .saturating_sub(i64::try_from(ago.as_millis()).unwrap_or(i64::MAX))
-                        })
-                        .map_err(|err| format!("--for-longer-than: {err}"))
-                })
-                .transpose()?;
-            let fleet = fleet()?;
-            let mut items = fleet.list(&statuses, unchanged_since);
-            let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
-            let mut progress = Progress::new("listed");
-            while let Some(item) = items.next().await {
-                let mut line = item_to_json(&item?).to_string();
-                line.push('\n');
-                out.write_all(line.as_bytes()).await?;
-                progress.tick();
-            }
-            out.flush().await?;
-            progress.done();
-            Ok(true)
-        }
+        } => deployment.list(status, for_longer_than).await,
         Command::History {
             client_id,
             since,
             until,
             format,
         } => {
-            let (since, until) = history::window(&since, until.as_deref(), now_ms() as i64)?;
-            history::history(&history_store()?, &client_id, since, until, format).await
+            let (since, until) = history::window(&since, until.as_deref(), now_ms())?;
+            history::history(
+                &deployment.history_store()?,
+                &client_id,
+                since,
+                until,
+                format,
+            )
+            .await
         }
         Command::Availability {
             since,
@@ -270,17 +212,7 @@ async fn run(args: Args) -> Result<bool, Failure> {
             format,
             html,
         } => {
-            let (since, until) = history::window(&since, until.as_deref(), now_ms() as i64)?;
-            // --all lists the status table's clients: a device offline for longer than the
-            // item TTL has no item any more, and only its history would know it.
-            if let Some(ttl) = settings.item_ttl.filter(|_| clients.is_empty()) {
-                if (ttl.as_millis() as i64) < until - since {
-                    eprintln!(
-                        "connectivity: warning: the window is longer than the table's item TTL ({} s): devices offline for longer than that have no item and are not reported; name them with --client",
-                        ttl.as_secs()
-                    );
-                }
-            }
+            let (since, until) = history::window(&since, until.as_deref(), now_ms())?;
             let request = history::AvailabilityRequest {
                 since,
                 until,
@@ -289,47 +221,169 @@ async fn run(args: Args) -> Result<bool, Failure> {
                 format,
                 html,
             };
-            history::availability_report(&dynamodb, &config.table_name, &history_store()?, request)
-                .await
+            deployment.availability(request).await
         }
-        Command::Count => {
-            println!("{}", serde_json::to_string(&fleet()?.count().await?)?);
-            Ok(true)
-        }
-        Command::MarkOwed => {
-            if !settings.announcements {
-                return Err(format!(
-                    "table {} has no connectivity events (the module's events_enabled is off): nothing is announced",
-                    config.table_name
-                )
-                .into());
-            }
-            let summary = repair::mark_owed(&dynamodb, &config.table_name).await?;
-            println!("{}", serde_json::to_string(&summary)?);
-            Ok(true)
-        }
-        Command::Recount { .. } => {
-            let deployed = settings.counts.ok_or_else(|| {
-                format!(
-                    "table {} has no ConnectedDevices count (the module's connected_devices_metric_enabled is off)",
-                    config.table_name
-                )
-            })?;
-            let counts = Counts::new(dynamodb.clone(), deployed.table, deployed.shards);
-            let summary = repair::recount(&dynamodb, &config.table_name, &counts).await?;
-            println!("{}", serde_json::to_string(&summary)?);
-            Ok(true)
-        }
+        Command::Count => deployment.count().await,
+        Command::MarkOwed => deployment.mark_owed().await,
+        Command::Recount { .. } => deployment.recount().await,
         Command::Redrive {
             queue_url,
             visibility_timeout,
-        } => {
-            let processor = Processor::new(dynamodb.clone(), config);
-            let sqs = aws_sdk_sqs::Client::new(&aws);
-            let counts = repair::redrive(&sqs, &processor, &queue_url, visibility_timeout).await?;
-            println!("{}", serde_json::to_string(&counts)?);
-            Ok(counts.failed == 0 && counts.kept == 0)
+        } => deployment.redrive(&queue_url, visibility_timeout).await,
+    }
+}
+
+/// The table the command works on, its settings, and the clients to reach it: one method
+/// per subcommand.
+struct Deployment {
+    aws: aws_config::SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+    config: Config,
+    settings: Settings,
+}
+
+impl Deployment {
+    fn fleet(&self) -> Result<Fleet, Failure> {
+        let shards = self.settings.status_index_shards.ok_or_else(|| {
+            format!(
+                "table {} has no status index (the module's status_index_enabled is off): list and count read it",
+                self.config.table_name
+            )
+        })?;
+        Ok(Fleet::new(
+            self.dynamodb.clone(),
+            self.config.table_name.clone(),
+            STATUS_INDEX.to_owned(),
+            shards,
+        ))
+    }
+
+    fn history_store(&self) -> Result<HistoryStore, Failure> {
+        let deployed = self.settings.history.clone().ok_or_else(|| {
+            format!(
+                "table {} keeps no history (the module's history_enabled is off)",
+                self.config.table_name
+            )
+        })?;
+        Ok(HistoryStore::new(
+            self.dynamodb.clone(),
+            deployed.table,
+            deployed.retention,
+        ))
+    }
+
+    async fn get(&self, client_id: &str) -> Result<bool, Failure> {
+        let store = Store::new(self.dynamodb.clone(), self.config.table_name.clone(), None);
+        match store.get(client_id).await? {
+            Some(item) => {
+                println!("{}", item_to_json(&item));
+                Ok(true)
+            }
+            None => {
+                eprintln!(
+                    "connectivity: {} has no item for {client_id:?}",
+                    self.config.table_name
+                );
+                Ok(false)
+            }
         }
+    }
+
+    async fn list(
+        &self,
+        status: Option<Status>,
+        for_longer_than: Option<String>,
+    ) -> Result<bool, Failure> {
+        let statuses = match status {
+            Some(Status::Connected) => vec![Presence::Connected],
+            Some(Status::Disconnected) => vec![Presence::Disconnected],
+            None => vec![Presence::Connected, Presence::Disconnected],
+        };
+        let unchanged_since = for_longer_than
+            .map(|text| {
+                iot_connectivity::history::report::parse_duration(&text)
+                    .map(|ago| {
+                        now_ms().saturating_sub(i64::try_from(ago.as_millis()).unwrap_or(i64::MAX))
+                    })
+                    .map_err(|err| format!("--for-longer-than: {err}"))
+            })
+            .transpose()?;
+        let fleet = self.fleet()?;
+        let mut items = fleet.list(&statuses, unchanged_since);
+        let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
+        let mut progress = Progress::new("listed");
+        while let Some(item) = items.next().await {
+            let mut line = item_to_json(&item?).to_string();
+            line.push('\n');
+            out.write_all(line.as_bytes()).await?;
+            progress.tick();
+        }
+        out.flush().await?;
+        progress.done();
+        Ok(true)
+    }
+
+    async fn availability(&self, request: history::AvailabilityRequest) -> Result<bool, Failure> {
+        // --all lists the status table's clients: a device offline for longer than the
+        // item TTL has no item any more, and only its history would know it.
+        if let Some(ttl) = self
+            .settings
+            .item_ttl
+            .filter(|_| request.clients.is_empty())
+        {
+            if (ttl.as_millis() as i64) < request.until - request.since {
+                eprintln!(
+                    "connectivity: warning: the window is longer than the table's item TTL ({} s): devices offline for longer than that have no item and are not reported; name them with --client",
+                    ttl.as_secs()
+                );
+            }
+        }
+        history::availability_report(
+            &self.dynamodb,
+            &self.config.table_name,
+            &self.history_store()?,
+            request,
+        )
+        .await
+    }
+
+    async fn count(&self) -> Result<bool, Failure> {
+        println!("{}", serde_json::to_string(&self.fleet()?.count().await?)?);
+        Ok(true)
+    }
+
+    async fn mark_owed(&self) -> Result<bool, Failure> {
+        if !self.settings.announcements {
+            return Err(format!(
+                "table {} has no connectivity events (the module's events_enabled is off): nothing is announced",
+                self.config.table_name
+            )
+            .into());
+        }
+        let summary = repair::mark_owed(&self.dynamodb, &self.config.table_name).await?;
+        println!("{}", serde_json::to_string(&summary)?);
+        Ok(true)
+    }
+
+    async fn recount(&self) -> Result<bool, Failure> {
+        let deployed = self.settings.counts.clone().ok_or_else(|| {
+            format!(
+                "table {} has no ConnectedDevices count (the module's connected_devices_metric_enabled is off)",
+                self.config.table_name
+            )
+        })?;
+        let counts = Counts::new(self.dynamodb.clone(), deployed.table, deployed.shards);
+        let summary = repair::recount(&self.dynamodb, &self.config.table_name, &counts).await?;
+        println!("{}", serde_json::to_string(&summary)?);
+        Ok(true)
+    }
+
+    async fn redrive(self, queue_url: &str, visibility_timeout: i32) -> Result<bool, Failure> {
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let processor = Processor::new(self.dynamodb.clone(), self.config);
+        let counts = repair::redrive(&sqs, &processor, queue_url, visibility_timeout).await?;
+        println!("{}", serde_json::to_string(&counts)?);
+        Ok(counts.failed == 0 && counts.kept == 0)
     }
 }
 

@@ -6,11 +6,12 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::Message;
 use iot_connectivity::announcements::decision::{look, Verdict};
+use iot_connectivity::announcements::store::attr;
 use iot_connectivity::announcements::store::snapshot_of;
 use iot_connectivity::count::decision::Observed;
 use iot_connectivity::count::table::{self as counts, Counts};
-use iot_connectivity::presence::processor::{Outcome, Processor};
-use iot_connectivity::presence::store::{attr, number_attr, Item, Store};
+use iot_connectivity::ingest::processor::{Outcome, Processor};
+use iot_connectivity::presence::store::{number_attr, Item, Store};
 use iot_connectivity::shared::dead_letter::event_of;
 
 use crate::{Failure, Progress};
@@ -48,7 +49,7 @@ pub async fn mark_owed(
         let Some(client_id) = text(&item, attr::CLIENT_ID) else {
             continue;
         };
-        if snapshot.owed || look(client_id, &snapshot, 0, i64::MAX) == Verdict::Settled {
+        if snapshot.owed || look(client_id, &snapshot, 0, i64::MAX, None) == Verdict::Settled {
             continue;
         }
         summary.marked += u64::from(store.mark_owed(client_id).await?);

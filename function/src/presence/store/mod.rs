@@ -9,9 +9,9 @@
 mod connect_failed;
 mod expression;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
@@ -21,6 +21,9 @@ use crate::presence::event::{Connected, Disconnected};
 use crate::presence::ordering::{decide, Decision, Latest, Mark, Presence, RESET_WINDOW_MS};
 pub(crate) use expression::{update_expression, Expression};
 
+pub(crate) use crate::shared::dynamodb::expiry;
+pub use crate::shared::dynamodb::{error_message, number, number_attr, StoreError};
+use crate::shared::time::now_ms;
 pub use crate::shared::Item;
 
 /// Attribute names. The first seven are the original sample's and keep its meaning.
@@ -50,22 +53,6 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "ExpiresAt";
     /// `<Status>#<shard>`, the status index key (status index only); see [`super::status_shard`].
     pub const STATUS_SHARD: &str = "StatusShard";
-    /// The status the newest announcement said (events_enabled only).
-    pub const ANNOUNCED_STATUS: &str = "AnnouncedStatus";
-    /// The `eventId` of the newest announcement.
-    pub const ANNOUNCEMENT_ID: &str = "AnnouncementId";
-    /// Present (true) while the newest announcement is recorded but not confirmed as put.
-    pub const ANNOUNCEMENT_PENDING: &str = "AnnouncementPending";
-    /// The pending announcement's detail (JSON), so any later attempt can put it.
-    pub const ANNOUNCEMENT_DETAIL: &str = "AnnouncementDetail";
-    /// Wall-clock ms at which the newest announcement was recorded.
-    pub const ANNOUNCED_AT: &str = "AnnouncedAt";
-    /// The token of the look holding the pending announcement's claim, so that a claim
-    /// written again after its first attempt landed unseen is still that look's.
-    pub const ANNOUNCEMENT_CLAIM: &str = "AnnouncementClaim";
-    /// The newest announcement's `sequence`, written with its claim: consumers order a
-    /// client's announcements by it.
-    pub const ANNOUNCEMENT_SEQUENCE: &str = "AnnouncementSequence";
     /// `Owed#<shard>` while the item may owe an announcement (events_enabled): the key of
     /// the sparse index the reconciler reads. Set by every presence write, removed by the
     /// notifier once the last announcement agrees with the status.
@@ -75,15 +62,17 @@ pub mod attr {
     pub const DISCONNECT_RECORDED_AT: &str = "DisconnectRecordedAt";
 }
 
-/// The sparse index of the items that may owe an announcement (events_enabled): hash key
-/// [`attr::OWED_SHARD`], range key `LastUpdateTime`, keys only.
-pub const OWED_INDEX: &str = "ByAnnouncementOwed";
 /// Ways the owed index key is split, so a mass outage spreads its index writes.
 pub const OWED_SHARDS: u32 = 16;
 
 /// The owed index key of `client_id`.
 pub fn owed_shard_key(client_id: &str) -> String {
-    format!("Owed#{}", status_shard(client_id, OWED_SHARDS))
+    owed_key(status_shard(client_id, OWED_SHARDS))
+}
+
+/// The owed index key of a shard: `Owed#7`.
+pub fn owed_key(shard: u32) -> String {
+    format!("Owed#{shard}")
 }
 
 /// Conditional writes for one event before giving up. Each retry means another writer
@@ -112,19 +101,6 @@ pub(crate) enum Attempt {
     Written,
     /// The condition failed; the item as it is now (`None`: there is none).
     ConditionFailed(Option<Item>),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("DynamoDB {operation} on table {table} for client {client_id} failed: {message}")]
-    DynamoDb {
-        operation: &'static str,
-        table: String,
-        client_id: String,
-        message: String,
-    },
-    #[error("client {client_id}: item kept changing under {attempts} conditional writes")]
-    Contention { client_id: String, attempts: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -320,7 +296,7 @@ impl Store {
                 AttributeValue::S(owed_shard_key(write.client_id)),
             ));
             if write.mark.presence == Presence::Disconnected {
-                sets.push(expr.assign(attr::DISCONNECT_RECORDED_AT, number(now().as_millis())));
+                sets.push(expr.assign(attr::DISCONNECT_RECORDED_AT, number(now_ms())));
             }
         }
         // Only a client whose newest presence event is a disconnect may expire, and an
@@ -368,7 +344,7 @@ impl Store {
         let zero = expr.value("zero", number(0));
         let one = expr.value("one", number(1));
         let created = expr.name(attr::CREATED_TIME);
-        let now = expr.value(attr::LAST_UPDATE_TIME, number(now().as_millis()));
+        let now = expr.value(attr::LAST_UPDATE_TIME, number(now_ms()));
         vec![
             format!("{} = {now}", expr.name(attr::LAST_UPDATE_TIME)),
             format!("{created} = if_not_exists({created}, {now})"),
@@ -423,35 +399,10 @@ impl Store {
         err: SdkError<E, R>,
     ) -> StoreError
     where
-        E: std::error::Error + ProvideErrorMetadata + 'static,
-        R: std::fmt::Debug,
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
-        StoreError::DynamoDb {
-            operation,
-            table: self.table.clone(),
-            client_id: client_id.to_owned(),
-            message: error_message(&err),
-        }
-    }
-}
-
-/// A DynamoDB error as one line: the service's code and message, or what went wrong on
-/// the way (timeout, connection, credentials).
-pub fn error_message<E, R>(err: &SdkError<E, R>) -> String
-where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
-{
-    match err {
-        SdkError::ServiceError(failure) => {
-            let meta = failure.err().meta();
-            format!(
-                "{}: {}",
-                meta.code().unwrap_or("unknown error"),
-                meta.message().unwrap_or("no message")
-            )
-        }
-        other => DisplayErrorContext(other).to_string(),
+        StoreError::dynamodb(operation, &self.table, client_id, err)
     }
 }
 
@@ -469,17 +420,6 @@ pub fn status_shard_key(status: &str, shard: u32) -> String {
     format!("{status}#{shard}")
 }
 
-pub(crate) fn now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
-/// Epoch seconds at which an item written now may expire.
-pub(crate) fn expiry(ttl: Duration) -> u64 {
-    (now() + ttl).as_secs()
-}
-
 fn presence_attrs(presence: Presence) -> (&'static str, &'static str) {
     match presence {
         Presence::Connected => (attr::CONNECT_VERSION, attr::CONNECT_TIME),
@@ -492,16 +432,6 @@ fn opposite(presence: Presence) -> Presence {
         Presence::Connected => Presence::Disconnected,
         Presence::Disconnected => Presence::Connected,
     }
-}
-
-/// A DynamoDB number.
-pub fn number(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-/// A number attribute of an item, parsed; None when it is absent or not a `T`.
-pub fn number_attr<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
-    item.get(name)?.as_n().ok()?.parse().ok()
 }
 
 /// The ordering state stored in an item.

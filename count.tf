@@ -61,23 +61,6 @@ resource "aws_dynamodb_table" "counts" {
   }
 }
 
-resource "aws_cloudwatch_log_group" "counter" {
-  count = local.counting
-
-  name              = "/aws/lambda/${local.counter_name}"
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_iam_role" "counter" {
-  count = local.counting
-
-  name               = "${var.name}-device-connectivity-counter"
-  assume_role_policy = data.aws_iam_policy_document.assume["function"].json
-  tags               = var.tags
-}
-
 data "aws_iam_policy_document" "counter" {
   count = local.counting
 
@@ -123,55 +106,25 @@ data "aws_iam_policy_document" "counter" {
   statement {
     sid       = "OwnLogGroup"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.counter[0].arn}:*"]
+    resources = ["${local.log_group_arn_prefix}/aws/lambda/${local.counter_name}:*"]
   }
 }
 
-resource "aws_iam_role_policy" "counter" {
-  count = local.counting
+module "counter" {
+  source = "./modules/function"
+  count  = local.counting
 
-  name   = "device-connectivity-counter"
-  role   = aws_iam_role.counter[0].id
-  policy = data.aws_iam_policy_document.counter[0].json
-}
+  function_name    = local.counter_name
+  description      = "Counts the Connected devices of DynamoDB table ${var.table_name} and publishes ConnectedDevices."
+  handler          = "counter"
+  role_policy_name = "device-connectivity-counter"
+  policy           = data.aws_iam_policy_document.counter[0].json
+  timeout          = var.timeout
+  environment      = merge(local.counter_environment, local.metrics_environment)
 
-resource "aws_lambda_function" "counter" {
-  # checkov:skip=CKV_AWS_115: its sources bound its concurrency (one batch per stream shard at a time, and the schedule once a minute); a reservation would only take from the account's pool
-  count = local.counting
+  common = local.function_common
 
-  function_name = local.counter_name
-  description   = substr("Counts the Connected devices of DynamoDB table ${var.table_name} and publishes ConnectedDevices.", 0, 256)
-  role          = aws_iam_role.counter[0].arn
-  runtime       = "provided.al2023"
-  handler       = "counter"
-  architectures = [var.architecture]
-  memory_size   = var.memory_size
-  timeout       = var.timeout
-
-  filename          = local.package.filename
-  source_code_hash  = local.package.source_code_hash
-  s3_bucket         = local.package.s3_bucket
-  s3_key            = local.package.s3_key
-  s3_object_version = local.package.s3_object_version
-
-  environment {
-    variables = merge(local.counter_environment, local.metrics_environment)
-  }
-
-  logging_config {
-    log_format            = "JSON"
-    log_group             = aws_cloudwatch_log_group.counter[0].name
-    application_log_level = var.log_level
-    system_log_level      = var.system_log_level
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    terraform_data.build,
-    aws_cloudwatch_log_group.counter,
-    aws_iam_role_policy.counter,
-  ]
+  depends_on = [terraform_data.build]
 }
 
 # What can change the count: a status change, a first Connected, a removal (TTL). From
@@ -179,7 +132,7 @@ resource "aws_lambda_function" "counter" {
 resource "aws_lambda_event_source_mapping" "counter" {
   count = local.counting
 
-  function_name                  = aws_lambda_function.counter[0].arn
+  function_name                  = module.counter[0].function_arn
   event_source_arn               = aws_dynamodb_table.connectivity.stream_arn
   starting_position              = "TRIM_HORIZON"
   batch_size                     = 100
@@ -217,7 +170,7 @@ resource "aws_cloudwatch_event_target" "count" {
   count = local.counting
 
   rule = aws_cloudwatch_event_rule.count[0].name
-  arn  = aws_lambda_function.counter[0].arn
+  arn  = module.counter[0].function_arn
 }
 
 resource "aws_lambda_permission" "count" {
@@ -225,7 +178,7 @@ resource "aws_lambda_permission" "count" {
 
   statement_id   = "PublishConnectedDevices"
   action         = "lambda:InvokeFunction"
-  function_name  = aws_lambda_function.counter[0].function_name
+  function_name  = module.counter[0].function_name
   principal      = "events.amazonaws.com"
   source_arn     = aws_cloudwatch_event_rule.count[0].arn
   source_account = local.account_id

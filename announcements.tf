@@ -30,23 +30,6 @@ resource "aws_sqs_queue" "grace_period" {
   tags = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "notifier" {
-  count = local.events
-
-  name              = "/aws/lambda/${local.notifier_name}"
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_iam_role" "notifier" {
-  count = local.events
-
-  name               = "${var.name}-device-connectivity-notifier"
-  assume_role_policy = data.aws_iam_policy_document.assume["function"].json
-  tags               = var.tags
-}
-
 data "aws_iam_policy_document" "notifier" {
   count = local.events
 
@@ -109,63 +92,33 @@ data "aws_iam_policy_document" "notifier" {
   statement {
     sid       = "OwnLogGroup"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.notifier[0].arn}:*"]
+    resources = ["${local.log_group_arn_prefix}/aws/lambda/${local.notifier_name}:*"]
   }
 }
 
-resource "aws_iam_role_policy" "notifier" {
-  count = local.events
+module "notifier" {
+  source = "./modules/function"
+  count  = local.events
 
-  name   = "device-connectivity-notifier"
-  role   = aws_iam_role.notifier[0].id
-  policy = data.aws_iam_policy_document.notifier[0].json
-}
+  function_name    = local.notifier_name
+  description      = "Announces device connectivity changes of DynamoDB table ${var.table_name} on EventBridge."
+  handler          = "notifier"
+  role_policy_name = "device-connectivity-notifier"
+  policy           = data.aws_iam_policy_document.notifier[0].json
+  timeout          = local.notifier_timeout
+  environment = merge({
+    TABLE_NAME           = aws_dynamodb_table.connectivity.name
+    EVENT_BUS_NAME       = var.event_bus_name
+    EVENT_SOURCE         = var.event_source
+    GRACE_PERIOD_SECONDS = tostring(var.disconnect_grace_period_seconds)
+    GRACE_QUEUE_URL      = aws_sqs_queue.grace_period[0].url
+    MAX_CONCURRENT_PUTS  = tostring(var.announcement_max_concurrent_puts)
+    }, local.metrics_environment,
+  var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) })
 
-resource "aws_lambda_function" "notifier" {
-  # checkov:skip=CKV_AWS_115: its sources bound its concurrency (one batch per stream shard at a time; the grace queue's mapping scales with its backlog); a reservation would only take from the account's pool
-  count = local.events
+  common = local.function_common
 
-  function_name = local.notifier_name
-  description   = substr("Announces device connectivity changes of DynamoDB table ${var.table_name} on EventBridge.", 0, 256)
-  role          = aws_iam_role.notifier[0].arn
-  runtime       = "provided.al2023"
-  handler       = "notifier"
-  architectures = [var.architecture]
-  memory_size   = var.memory_size
-  timeout       = local.notifier_timeout
-
-  filename          = local.package.filename
-  source_code_hash  = local.package.source_code_hash
-  s3_bucket         = local.package.s3_bucket
-  s3_key            = local.package.s3_key
-  s3_object_version = local.package.s3_object_version
-
-  environment {
-    variables = merge({
-      TABLE_NAME           = aws_dynamodb_table.connectivity.name
-      EVENT_BUS_NAME       = var.event_bus_name
-      EVENT_SOURCE         = var.event_source
-      GRACE_PERIOD_SECONDS = tostring(var.disconnect_grace_period_seconds)
-      GRACE_QUEUE_URL      = aws_sqs_queue.grace_period[0].url
-      MAX_CONCURRENT_PUTS  = tostring(var.announcement_max_concurrent_puts)
-      }, local.metrics_environment,
-    var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) })
-  }
-
-  logging_config {
-    log_format            = "JSON"
-    log_group             = aws_cloudwatch_log_group.notifier[0].name
-    application_log_level = var.log_level
-    system_log_level      = var.system_log_level
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    terraform_data.build,
-    aws_cloudwatch_log_group.notifier,
-    aws_iam_role_policy.notifier,
-  ]
+  depends_on = [terraform_data.build]
 }
 
 # Every write that leaves an item owing an announcement wakes the notifier: presence
@@ -179,7 +132,7 @@ resource "aws_lambda_function" "notifier" {
 resource "aws_lambda_event_source_mapping" "stream" {
   count = local.events
 
-  function_name                  = aws_lambda_function.notifier[0].arn
+  function_name                  = module.notifier[0].function_arn
   event_source_arn               = aws_dynamodb_table.connectivity.stream_arn
   starting_position              = "LATEST"
   batch_size                     = 100
@@ -237,7 +190,7 @@ resource "aws_cloudwatch_event_target" "reconcile" {
   count = local.events
 
   rule = aws_cloudwatch_event_rule.reconcile[0].name
-  arn  = aws_lambda_function.notifier[0].arn
+  arn  = module.notifier[0].function_arn
 }
 
 resource "aws_lambda_permission" "reconcile" {
@@ -245,7 +198,7 @@ resource "aws_lambda_permission" "reconcile" {
 
   statement_id   = "ReconcileAnnouncements"
   action         = "lambda:InvokeFunction"
-  function_name  = aws_lambda_function.notifier[0].function_name
+  function_name  = module.notifier[0].function_name
   principal      = "events.amazonaws.com"
   source_arn     = aws_cloudwatch_event_rule.reconcile[0].arn
   source_account = local.account_id
@@ -257,7 +210,7 @@ resource "aws_lambda_permission" "reconcile" {
 resource "aws_lambda_event_source_mapping" "grace_period" {
   count = local.events
 
-  function_name           = aws_lambda_function.notifier[0].arn
+  function_name           = module.notifier[0].function_arn
   event_source_arn        = aws_sqs_queue.grace_period[0].arn
   batch_size              = 10
   function_response_types = ["ReportBatchItemFailures"]
@@ -272,6 +225,6 @@ resource "aws_lambda_event_source_mapping" "grace_period" {
 resource "aws_lambda_function_event_invoke_config" "notifier" {
   count = local.events
 
-  function_name          = aws_lambda_function.notifier[0].function_name
+  function_name          = module.notifier[0].function_name
   maximum_retry_attempts = 0
 }

@@ -185,7 +185,7 @@ impl Processor {
         match &result {
             Ok((outcome, round_trips)) => {
                 let lag = (*outcome == Outcome::Applied).then(|| {
-                    (metrics::now_ms() as i64)
+                    crate::shared::time::now_ms()
                         .saturating_sub(event.timestamp())
                         .max(0) as f64
                 });
