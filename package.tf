@@ -29,8 +29,9 @@ locals {
   # One package for every function: each names its role in `handler` (presence,
   # notifier, counter), which a custom runtime reads as _HANDLER.
   package = {
-    filename          = local.build_package ? local.built_package : var.package_path
-    source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
+    filename = local.build_package ? local.built_package : var.package_path
+    # A missing zip is Lambda's error at apply (naming the path), not a hash error at plan.
+    source_code_hash  = var.package_path == null ? null : (fileexists(var.package_path) ? filebase64sha256(var.package_path) : null)
     s3_bucket         = try(var.s3_package.bucket, null)
     s3_key            = try(var.s3_package.key, null)
     s3_object_version = try(var.s3_package.object_version, null)
