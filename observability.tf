@@ -133,7 +133,9 @@ locals {
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {
-  for_each = local.alarms_enabled ? local.alarm_definitions : {}
+  # A for expression, not a conditional: the definitions differ in shape, so they are an
+  # object that no empty map could match.
+  for_each = { for name, alarm in local.alarm_definitions : name => alarm if local.alarms_enabled }
 
   alarm_name          = "${var.name}-device-connectivity-${each.key}"
   alarm_description   = each.value.description

@@ -31,10 +31,12 @@ locals {
   package = {
     filename = local.build_package ? local.built_package : var.package_path
     # A missing zip is Lambda's error at apply (naming the path), not a hash error at plan.
-    source_code_hash  = var.package_path == null ? null : (fileexists(var.package_path) ? filebase64sha256(var.package_path) : null)
-    s3_bucket         = try(var.s3_package.bucket, null)
-    s3_key            = try(var.s3_package.key, null)
-    s3_object_version = try(var.s3_package.object_version, null)
+    source_code_hash = var.package_path == null ? null : (fileexists(var.package_path) ? filebase64sha256(var.package_path) : null)
+    # Both given is refused by a precondition (presence.tf), not by the provider's own
+    # complaint about the function's arguments.
+    s3_bucket         = var.package_path == null ? try(var.s3_package.bucket, null) : null
+    s3_key            = var.package_path == null ? try(var.s3_package.key, null) : null
+    s3_object_version = var.package_path == null ? try(var.s3_package.object_version, null) : null
   }
 }
 

@@ -286,7 +286,8 @@ impl Notifier {
             .await
             .map_err(|err| NotifierError::Schedule {
                 client_id: transition.client_id.clone(),
-                message: aws_sdk_sqs::error::DisplayErrorContext(err).to_string(),
+                message: aws_sdk_sqs::error::DisplayErrorContext(&err).to_string(),
+                source: Box::new(err),
             })?;
         info!(
             clientId = transition.client_id,

@@ -40,9 +40,19 @@ pub enum NotifierError {
     #[error(transparent)]
     Store(Box<StoreError>),
     #[error("SQS SendMessage of the grace check for client {client_id} failed: {message}")]
-    Schedule { client_id: String, message: String },
+    Schedule {
+        client_id: String,
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("Query of the owed announcements ({key}) failed: {message}")]
-    Owed { key: String, message: String },
+    Owed {
+        key: String,
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("client {client_id}: no decision after {attempts} attempts (the item kept changing)")]
     Contention { client_id: String, attempts: usize },
 }

@@ -126,6 +126,7 @@ impl Notifier {
                         let err = NotifierError::Owed {
                             key,
                             message: error_message(&err),
+                            source: Box::new(err),
                         };
                         return Some((vec![Err(err)], None));
                     }
