@@ -51,6 +51,9 @@ module "connectivity" {
   history_enabled                  = true
   metrics_enabled                  = true
   connected_devices_metric_enabled = true
+  # Every deployment's topic rule hears every test's lifecycle events: its own source keeps
+  # its announcements out of the other tests' consumers.
+  event_source = "test.upgrade.` + name + `"
 }
 `
 		require.NoError(t, os.WriteFile(filepath.Join(stack, "main.tf"), []byte(main), 0o644))
@@ -73,6 +76,9 @@ module "connectivity" {
 
 	moved := map[string]bool{}
 	for address, change := range plan.ResourceChangesMap {
+		if strings.HasSuffix(address, "terraform_data.build[0]") {
+			continue // the package is rebuilt from the new source: no AWS resource
+		}
 		actions := strings.Join(actionNames(change.Change.Actions), ",")
 		assert.NotContains(t, actions, "delete", "%s is destroyed by the upgrade (%s)", address, actions)
 		assert.NotContains(t, actions, "create", "%s is created by the upgrade (%s)", address, actions)
