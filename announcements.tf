@@ -11,6 +11,29 @@ locals {
   # looks 8 s before it, so it ends in time (function/src/roles/notifier.rs). The queue's
   # visibility is six times that, as Lambda's SQS guide recommends.
   notifier_timeout = max(var.timeout, 60)
+
+  # A local, not inline in the module call: the queue's URL leaves the function's whole
+  # environment unknown at plan, and the plan tests read the rest of it here.
+  notifier_environment = merge(
+    {
+      TABLE_NAME           = aws_dynamodb_table.connectivity.name
+      EVENT_BUS_NAME       = var.event_bus_name
+      EVENT_SOURCE         = var.event_source
+      GRACE_PERIOD_SECONDS = tostring(var.disconnect_grace_period_seconds)
+      GRACE_QUEUE_URL      = one(aws_sqs_queue.grace_period[*].url)
+      MAX_CONCURRENT_PUTS  = tostring(var.announcement_max_concurrent_puts)
+    },
+    local.metrics_environment,
+    var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) },
+    # Routing and storms: each setting reaches the notifier only when it is on.
+    var.thing_context_enabled ? { THING_CONTEXT = "true" } : {},
+    length(var.disconnect_grace_period_overrides) > 0 ? { GRACE_OVERRIDES = jsonencode(var.disconnect_grace_period_overrides) } : {},
+    # From the table, not the local: the notifier is created after its fleet table.
+    local.fleet == 1 ? { FLEET_TABLE_NAME = one(aws_dynamodb_table.fleet[*].name) } : {},
+    var.storm_digest == null ? {} : { STORM_DIGEST = jsonencode(var.storm_digest) },
+  )
+  # DescribeThing and ListThingGroupsForThing authorise on the thing.
+  thing_arns = "arn:${data.aws_partition.current.partition}:iot:${data.aws_region.current.id}:${local.account_id}:thing/*"
 }
 
 # A grace check is only a hint to look at a client when its grace period ends; a failed
@@ -89,6 +112,27 @@ data "aws_iam_policy_document" "notifier" {
     }
   }
 
+  # thing_context_enabled: the registry data of this account's things, read only.
+  dynamic "statement" {
+    for_each = var.thing_context_enabled ? [local.thing_arns] : []
+    content {
+      sid       = "ThingRegistry"
+      actions   = ["iot:DescribeThing", "iot:ListThingGroupsForThing"]
+      resources = [statement.value]
+    }
+  }
+
+  # Maintenance windows and storms: their items in the fleet table (Query reads a
+  # partition: the windows, or one group's storm and its members).
+  dynamic "statement" {
+    for_each = local.fleet == 1 ? [local.fleet_table_arn] : []
+    content {
+      sid       = "FleetState"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid       = "OwnLogGroup"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -106,15 +150,7 @@ module "notifier" {
   role_policy_name = "device-connectivity-notifier"
   policy           = data.aws_iam_policy_document.notifier[0].json
   timeout          = local.notifier_timeout
-  environment = merge({
-    TABLE_NAME           = aws_dynamodb_table.connectivity.name
-    EVENT_BUS_NAME       = var.event_bus_name
-    EVENT_SOURCE         = var.event_source
-    GRACE_PERIOD_SECONDS = tostring(var.disconnect_grace_period_seconds)
-    GRACE_QUEUE_URL      = aws_sqs_queue.grace_period[0].url
-    MAX_CONCURRENT_PUTS  = tostring(var.announcement_max_concurrent_puts)
-    }, local.metrics_environment,
-  var.item_ttl_days == null ? {} : { ITEM_TTL_SECONDS = tostring(var.item_ttl_days * 86400) })
+  environment      = local.notifier_environment
 
   common = local.function_common
 

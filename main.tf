@@ -82,10 +82,21 @@ locals {
       "iot-connectivity:counts-table"                    = var.connected_devices_metric_enabled ? local.counts_table : "off"
       "iot-connectivity:announcements"                   = tostring(var.events_enabled)
       "iot-connectivity:history-table"                   = var.history_enabled ? local.history_table : "off"
+      "iot-connectivity:fleet-table"                     = local.fleet == 1 ? local.fleet_table : "off"
+      "iot-connectivity:thing-context"                   = tostring(var.thing_context_enabled)
     },
     var.history_enabled ? { "iot-connectivity:history-retention-seconds" = tostring(var.history_retention_days * 86400) } : {},
     var.connected_devices_metric_enabled ? { "iot-connectivity:counter-shards" = tostring(var.connected_devices_counter_shards) } : {},
   )
+
+  # The settings that need events_enabled, when set (the table's precondition names them).
+  routing_settings = compact([
+    var.thing_context_enabled ? "thing_context_enabled" : "",
+    length(var.disconnect_grace_period_overrides) > 0 ? "disconnect_grace_period_overrides" : "",
+    var.maintenance_windows_enabled ? "maintenance_windows_enabled" : "",
+    var.storm_digest != null ? "storm_digest" : "",
+    var.schema_registry_name != null ? "schema_registry_name" : "",
+  ])
 
   # EMF lines: CloudWatch extracts the metrics from the log group.
   metrics_environment = var.metrics_enabled ? {
@@ -180,6 +191,19 @@ resource "aws_dynamodb_table" "connectivity" {
     precondition {
       condition     = !local.stream_consumed || var.stream_view_type == null || var.stream_view_type == "NEW_AND_OLD_IMAGES"
       error_message = "events_enabled and connected_devices_metric_enabled each need the stream's NEW_AND_OLD_IMAGES view: leave stream_view_type null or set it to that."
+    }
+    # Routing and storms shape announcements: nothing of them works without events.
+    precondition {
+      condition     = var.events_enabled || length(local.routing_settings) == 0
+      error_message = "events_enabled is false, so there are no connectivity announcements for ${join(", ", local.routing_settings)} to shape: set events_enabled = true."
+    }
+    precondition {
+      condition     = length(var.disconnect_grace_period_overrides) == 0 || var.thing_context_enabled
+      error_message = "disconnect_grace_period_overrides match on the thing's registry data (its groups, type and attributes): set thing_context_enabled = true too."
+    }
+    precondition {
+      condition     = var.storm_digest == null || try(var.storm_digest.group_by == "fleet", false) || var.thing_context_enabled
+      error_message = "storm_digest.group_by = \"${try(var.storm_digest.group_by, "")}\" groups devices by the thing's registry data: set thing_context_enabled = true too, or group_by = \"fleet\"."
     }
   }
 }

@@ -113,10 +113,9 @@ output "grace_period_queue_arn" {
   value       = try(aws_sqs_queue.grace_period[0].arn, null)
 }
 
-
 output "operator_environment" {
-  description = "The function's settings as environment variables (TABLE_NAME, STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS, ..., and COUNTS_TABLE_NAME and COUNTER_SHARDS with the ConnectedDevices count), for scripts. The connectivity and replay CLIs read the same settings from the table's tags and need only the table's name."
-  value       = merge(local.environment, local.counter_environment)
+  description = "The function's settings as environment variables (TABLE_NAME, STATUS_INDEX_SHARDS, ITEM_TTL_SECONDS, ..., COUNTS_TABLE_NAME and COUNTER_SHARDS with the ConnectedDevices count, and FLEET_TABLE_NAME with the fleet table), for scripts. The connectivity and replay CLIs read the same settings from the table's tags and need only the table's name."
+  value       = merge(local.environment, local.counter_environment, local.fleet == 1 ? { FLEET_TABLE_NAME = local.fleet_table } : {})
 }
 
 output "alarm_names" {
@@ -162,4 +161,24 @@ output "history_table_name" {
 output "history_table_arn" {
   description = "ARN of the connectivity history table (null unless history_enabled), for the IAM policies of readers (dynamodb:Query)."
   value       = try(aws_dynamodb_table.history[0].arn, null)
+}
+
+output "fleet_table_name" {
+  description = "Name of the fleet table holding maintenance windows and storms (null unless maintenance_windows_enabled or storm_digest is set). The connectivity CLI finds it from the status table's tags: give it the status table."
+  value       = one(aws_dynamodb_table.fleet[*].name)
+}
+
+output "fleet_table_arn" {
+  description = "ARN of the fleet table (null unless maintenance_windows_enabled or storm_digest is set), for the IAM policies of operators who run `connectivity maintenance`."
+  value       = one(aws_dynamodb_table.fleet[*].arn)
+}
+
+output "event_schema_names" {
+  description = "Names of the announcements' schemas in schema_registry_name, by event family: device (Device Connected, Device Disconnected) and fleet (Fleet Connectivity Degraded, Fleet Connectivity Restored), for code bindings. null unless schema_registry_name is set."
+  value       = var.schema_registry_name == null ? null : { device = aws_schemas_schema.device_events[0].name, fleet = aws_schemas_schema.fleet_events[0].name }
+}
+
+output "event_schema_arns" {
+  description = "ARNs of the announcements' schemas, by event family (device, fleet); null unless schema_registry_name is set."
+  value       = var.schema_registry_name == null ? null : { device = aws_schemas_schema.device_events[0].arn, fleet = aws_schemas_schema.fleet_events[0].arn }
 }

@@ -378,6 +378,98 @@ variable "event_source" {
   }
 }
 
+# --- Routing and storms (need events_enabled) --------------------------------
+
+variable "thing_context_enabled" {
+  description = "Add the device's registry data to every announcement: detail.thing = {name, type, attributes, groups}, from DescribeThing and ListThingGroupsForThing on the event's thingName, else the client ID (cached; with `unavailable = true` when the registry does not answer in time; absent for a client with no thing). Grants the notifier those two actions on this account's things only. Needs events_enabled."
+  type        = bool
+  default     = false
+}
+
+variable "disconnect_grace_period_overrides" {
+  description = "Grace periods per device class, first match wins, else disconnect_grace_period_seconds. Each entry has exactly one matcher (thing_group, thing_type, or attribute = {name, value}) and seconds (0 to 86400). Matches on the thing's registry data: needs thing_context_enabled."
+  type = list(object({
+    thing_group = optional(string)
+    thing_type  = optional(string)
+    attribute = optional(object({
+      name  = string
+      value = string
+    }))
+    seconds = number
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([for override in var.disconnect_grace_period_overrides :
+      (override.thing_group != null ? 1 : 0) + (override.thing_type != null ? 1 : 0) + (override.attribute != null ? 1 : 0) == 1
+    ])
+    error_message = "Each disconnect_grace_period_overrides entry needs exactly one matcher: thing_group, thing_type or attribute = {name, value}."
+  }
+
+  validation {
+    condition = alltrue([for override in var.disconnect_grace_period_overrides :
+      override.thing_group != "" && override.thing_type != "" && try(override.attribute.name != "", true)
+    ])
+    error_message = "disconnect_grace_period_overrides matchers must not be empty (thing_group, thing_type, attribute.name)."
+  }
+
+  validation {
+    condition = alltrue([for override in var.disconnect_grace_period_overrides :
+      try(override.seconds >= 0 && override.seconds <= 86400 && floor(override.seconds) == override.seconds, false)
+    ])
+    error_message = "disconnect_grace_period_overrides seconds must be a whole number from 0 to 86400."
+  }
+
+  # The notifier's environment carries them, and Lambda allows 4 KB of variables in all.
+  validation {
+    condition     = length(jsonencode(var.disconnect_grace_period_overrides)) <= 2048
+    error_message = "disconnect_grace_period_overrides are too long for the notifier's environment (Lambda allows 4 KB of variables in all): at most 2048 characters as JSON, about 25 entries."
+  }
+}
+
+variable "maintenance_windows_enabled" {
+  description = "Let operators open maintenance windows (`connectivity maintenance start|list|end`): while one applies to a device, its announcements carry detail.maintenance and storms leave it out. Creates the fleet table (`<table_name>-fleet`), which storm_digest shares. Needs events_enabled."
+  type        = bool
+  default     = false
+}
+
+variable "storm_digest" {
+  description = "One Fleet Connectivity Degraded event when at least threshold devices of one group are announced Disconnected within window_seconds, and one Fleet Connectivity Restored when the group is back below half the threshold; each Disconnected of the storm carries its stormId. group_by: thing_group, thing_type, attribute:<name> (these need thing_context_enabled) or fleet. Creates the fleet table (`<table_name>-fleet`). null: off. Needs events_enabled."
+  type = object({
+    threshold      = number
+    window_seconds = number
+    group_by       = string
+  })
+  default = null
+
+  validation {
+    condition     = var.storm_digest == null ? true : try(var.storm_digest.threshold >= 2 && floor(var.storm_digest.threshold) == var.storm_digest.threshold, false)
+    error_message = "storm_digest.threshold must be a whole number of devices, at least 2."
+  }
+
+  validation {
+    condition     = var.storm_digest == null ? true : try(var.storm_digest.window_seconds >= 10 && var.storm_digest.window_seconds <= 86400 && floor(var.storm_digest.window_seconds) == var.storm_digest.window_seconds, false)
+    error_message = "storm_digest.window_seconds must be a whole number from 10 to 86400."
+  }
+
+  # Attribute names as the IoT registry allows them.
+  validation {
+    condition     = var.storm_digest == null ? true : can(regex("^(thing_group|thing_type|fleet|attribute:[A-Za-z0-9_.,@/:#-]{1,128})$", var.storm_digest.group_by))
+    error_message = "storm_digest.group_by must be thing_group, thing_type, fleet or attribute:<name> (a thing attribute's name: 1 to 128 letters, digits or _ . , @ / : # -)."
+  }
+}
+
+variable "schema_registry_name" {
+  description = "An existing EventBridge schema registry to register the announcements' JSON Schemas in (schemas/: the device events and the fleet events, JSONSchemaDraft4), for code bindings and discovery. null: no schema is registered. Needs events_enabled."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.schema_registry_name == null || can(regex("^[A-Za-z0-9._@-]{1,64}$", var.schema_registry_name))
+    error_message = "schema_registry_name must be a schema registry name: 1 to 64 letters, digits, '.', '_', '@' or '-'."
+  }
+}
+
 # --- Metrics and alarms -------------------------------------------------------
 
 variable "metrics_enabled" {

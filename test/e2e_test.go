@@ -691,7 +691,8 @@ type sentMessage struct {
 	sent time.Time
 }
 
-// takeSentMessages receives and deletes every message the queue holds now.
+// takeSentMessages receives and deletes every message the queue holds now: announcements
+// (an events queue), each validated against its schema in schemas/.
 func takeSentMessages(t *testing.T, cfg aws.Config, queueURL string) []sentMessage {
 	t.Helper()
 	client := sqs.NewFromConfig(cfg)
@@ -708,6 +709,7 @@ func takeSentMessages(t *testing.T, cfg aws.Config, queueURL string) []sentMessa
 		for _, message := range received.Messages {
 			var body map[string]any
 			require.NoError(t, json.Unmarshal([]byte(aws.ToString(message.Body)), &body))
+			validateAnnouncement(t, body)
 			sentMs, err := strconv.ParseInt(message.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)], 10, 64)
 			require.NoError(t, err, "SentTimestamp of a message")
 			messages = append(messages, sentMessage{body: body, sent: time.UnixMilli(sentMs)})

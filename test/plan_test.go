@@ -434,6 +434,7 @@ var awsNameLimits = map[string]map[string]nameLimit{
 	"aws_cloudwatch_metric_alarm": {"alarm_name": {255, ""}},                     // PutMetricAlarm AlarmName
 	"aws_cloudwatch_dashboard":    {"dashboard_name": {255, `^[A-Za-z0-9_-]+$`}}, // PutDashboard DashboardName
 	"aws_dynamodb_table":          {"name": {255, `^[A-Za-z0-9_.-]{3,}$`}},       // CreateTable TableName
+	"aws_schemas_schema":          {"name": {385, `^[A-Za-z0-9_.@-]+$`}},         // CreateSchema SchemaName
 }
 
 // unnamedTypes are the module's resource types that name nothing after var.name or
@@ -456,13 +457,16 @@ func TestPlanNamesFitAwsLimits(t *testing.T) {
 
 	t.Run("the longest accepted name", func(t *testing.T) {
 		t.Parallel()
-		// The longest table name whose derived tables (<table_name>-history, -counts) fit.
+		// The longest table name whose derived tables (<table_name>-history, -counts, -fleet) fit.
 		tableName := strings.Repeat("t", 255-len("-history"))
 		plan := planModule(t, map[string]any{
 			"name": nameOf(longest), "table_name": tableName,
 			"events_enabled": true, "status_index_enabled": true, "history_enabled": true, "include_subscription_events": true,
 			"metrics_enabled": true, "connected_devices_metric_enabled": true,
 			"dashboard_enabled": true, "alarms": map[string]any{"alarm_actions": []string{"arn:aws:sns:us-east-1:123456789012:oncall"}},
+			"thing_context_enabled": true, "maintenance_windows_enabled": true, "schema_registry_name": "fleet-events",
+			"disconnect_grace_period_overrides": []map[string]any{{"thing_type": "battery-sensor", "seconds": 900}},
+			"storm_digest":                      map[string]any{"threshold": 50, "window_seconds": 120, "group_by": "thing_group"},
 		})
 
 		checked := map[string]int{}
@@ -789,6 +793,8 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"counts-table":                    "off",
 			"announcements":                   "false",
 			"history-table":                   "off",
+			"fleet-table":                     "off",
+			"thing-context":                   "false",
 		}, settingsOf(plan), "a caller's tag never overrides a setting")
 		assert.Equal(t, "fleet", planned(t, plan, "aws_dynamodb_table.connectivity")["tags"].(map[string]any)["team"])
 	})
@@ -801,6 +807,7 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"record_unknown_connect_failures": true, "ignored_client_id_prefixes": []string{"iotconsole", "test/"},
 			"metrics_enabled": true, "connected_devices_metric_enabled": true, "connected_devices_counter_shards": 8,
 			"events_enabled": true, "history_enabled": true, "history_retention_days": 30,
+			"thing_context_enabled": true, "maintenance_windows_enabled": true,
 		})
 		assert.Equal(t, map[string]any{
 			"settings-version":                "1",
@@ -813,6 +820,8 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"announcements":                   "true",
 			"history-table":                   name + "-table-history",
 			"history-retention-seconds":       "2592000",
+			"fleet-table":                     name + "-table-fleet",
+			"thing-context":                   "true",
 		}, settingsOf(plan))
 	})
 }

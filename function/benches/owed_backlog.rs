@@ -117,6 +117,10 @@ async fn main() {
             max_concurrent_puts: concurrency,
             claim_put_deadline: Duration::from_secs(45),
             metrics: None,
+            thing_context: false,
+            grace_overrides: Vec::new(),
+            fleet_table: None,
+            storm: None,
         },
     );
     let started = Instant::now();

@@ -58,6 +58,7 @@ async fn fleet_table_with(purpose: &str, counts: Option<CountsSettings>) -> (Str
         counts,
         announcements: false,
         history: None,
+        fleet_table: None,
     };
     emulator::tag_as_deployed(&client, &table, &settings).await;
     let mut config = Config::with_settings(table.clone(), settings);

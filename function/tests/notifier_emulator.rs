@@ -92,6 +92,10 @@ fn config(table: &str, source: &str, claim_put_deadline: Duration) -> NotifierCo
         max_concurrent_puts: 2,
         claim_put_deadline,
         metrics: None,
+        thing_context: false,
+        grace_overrides: Vec::new(),
+        fleet_table: None,
+        storm: None,
     }
 }
 

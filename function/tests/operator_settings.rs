@@ -27,6 +27,7 @@ fn deployed() -> Settings {
         counts: None,
         announcements: false,
         history: None,
+        fleet_table: None,
     }
 }
 

@@ -391,7 +391,9 @@ def control(method: str, path: str, body: bytes) -> tuple[int, object]:
 # --- Where faults act ------------------------------------------------------------
 
 # Parameters naming what a request acts on, for the log.
-_TARGET_PARAMETERS = ("TableName", "QueueUrl", "FunctionName", "EventBusName", "topic", "ruleName", "logGroupName", "RoleName")
+_TARGET_PARAMETERS = (
+    "TableName", "QueueUrl", "FunctionName", "EventBusName", "topic", "ruleName", "logGroupName", "RoleName", "thingName",
+)
 
 
 def _target(response: BaseResponse) -> str | None:

@@ -18,9 +18,11 @@ from urllib.parse import unquote
 
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import get_service_model
 from moto.dynamodb.responses import DynamoHandler
 from moto.events.responses import EventsHandler
 from moto.iam.models import iam_backends
+from moto.iot.responses import IoTResponse
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
@@ -212,6 +214,11 @@ def _table_arn(handler, table: str) -> str:
     return f"arn:{get_partition(handler.region)}:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
 
 
+# The IoT actions the Service Authorization Reference authorises on resource type `thing`
+# alone, among those this project calls or its tests make.
+_THING_ACTIONS = {"CreateThing", "DescribeThing", "UpdateThing", "DeleteThing", "ListThingGroupsForThing"}
+
+
 def _required(handler, action: str, resource: str) -> list[tuple[str, str]]:
     """The (action, resource) pairs a request needs: one, or one per item or table."""
     if not isinstance(handler, DynamoHandler):
@@ -242,7 +249,10 @@ def patch_enforcement() -> None:
             account_id=self.current_account,
             method=self.method,
             path=self.raw_path + (f"?{self.uri.split('?', 1)[1]}" if "?" in self.uri else ""),
-            data=self.data,
+            # moto signs `data` when the body is empty; for a REST request without a body
+            # (IoT DescribeThing, Lambda GetFunction) that is a dict of its headers and query,
+            # so every such request signed with issued credentials failed SignatureDoesNotMatch.
+            data=self.data if self.raw_body else b"",
             body=self.raw_body,
             headers=self.headers,
             action=self._get_action(),
@@ -261,6 +271,12 @@ def patch_enforcement() -> None:
         log.warning("denied: %s", message)
         if self.headers.get("X-Amz-Target"):  # JSON protocol: the error AWS SDKs parse
             raise JsonRESTError("AccessDeniedException", message)
+        if get_service_model(self.boto3_service_name).protocol == "rest-json":
+            # REST-JSON services (IoT, Lambda) answer a JSON AccessDeniedException with 403;
+            # their SDKs read no code from moto's XML AccessDenied (boto3 reports "403").
+            denied_error = JsonRESTError("AccessDeniedException", message)
+            denied_error.code = 403
+            raise denied_error
         request._raise_access_denied()
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
@@ -289,3 +305,12 @@ def patch_enforcement() -> None:
 
     EventsHandler._determine_resource = determine_event_bus
 
+    # IoT calls on one thing are authorised on the thing (moto: "*", which a policy on
+    # arn:aws:iot:REGION:ACCOUNT:thing/* does not match).
+    def determine_thing(self: IoTResponse) -> str:
+        name = self._get_param("thingName") if self._get_action() in _THING_ACTIONS else None
+        if not isinstance(name, str) or not name:
+            return "*"
+        return f"arn:{get_partition(self.region)}:iot:{self.region}:{self.current_account}:thing/{name}"
+
+    IoTResponse._determine_resource = determine_thing

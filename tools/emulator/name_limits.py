@@ -14,6 +14,7 @@ answers, in the protocol of the request, and nothing is created:
 | EventBridge Scheduler CreateSchedule | Name | 1-64 `[0-9a-zA-Z-_.]` | ValidationException |
 | SQS CreateQueue | QueueName | 1-80 `[A-Za-z0-9_-]`; a FIFO queue's ends in `.fifo` (counted) | InvalidParameterValue |
 | IoT CreateTopicRule | ruleName | 1-128 `[a-zA-Z0-9_]` | InvalidRequestException |
+| IoT CreateThing, DescribeThing, UpdateThing, DeleteThing, ListThingGroupsForThing | thingName | 1-128 `[a-zA-Z0-9:_-]` | InvalidRequestException |
 | CloudWatch Logs CreateLogGroup | logGroupName | 1-512 `[.\\-_/#A-Za-z0-9]` | InvalidParameterException |
 | CloudWatch PutMetricAlarm | AlarmName | 1-255 | ValidationError |
 
@@ -92,6 +93,11 @@ LIMITS = (
     Limit("events", "PutRule", "Name", 1, 64, r"[\.\-_A-Za-z0-9]+", "ValidationException"),
     Limit("scheduler", "CreateSchedule", "Name", 1, 64, r"[0-9a-zA-Z-_.]+", "ValidationException", _path_name),
     Limit("iot", "CreateTopicRule", "ruleName", 1, 128, r"^[a-zA-Z0-9_]+$", "InvalidRequestException"),
+    # Calls on one IoT thing: AWS refuses a name outside ThingName before looking the thing up.
+    *(
+        Limit("iot", operation, "thingName", 1, 128, r"[a-zA-Z0-9:_-]+", "InvalidRequestException")
+        for operation in ("CreateThing", "DescribeThing", "UpdateThing", "DeleteThing", "ListThingGroupsForThing")
+    ),
     Limit("logs", "CreateLogGroup", "logGroupName", 1, 512, r"[\.\-_/#A-Za-z0-9]+", "InvalidParameterException"),
     Limit("cloudwatch", "PutMetricAlarm", "AlarmName", 1, 255, None, "ValidationError"),
     # FunctionName as the model constrains it (a name or an ARN); the name part is checked below.

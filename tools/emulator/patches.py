@@ -1,7 +1,7 @@
 """Patches to moto 5.2.5 (pinned in requirements.txt), and the order they are applied in.
 
-Seven gaps of moto itself, each with a test in tools/test_emulator.py (the seventh in
-tools/test_names.py):
+Eight gaps of moto itself, each with a test in tools/test_emulator.py (the seventh in
+tools/test_names.py, the eighth in tools/test_thing_registry.py):
 
 1. IoT tagging. ListTagsForResource / TagResource / UntagResource are not implemented,
    and the AWS provider retries the resulting error forever on aws_iot_topic_rule.
@@ -25,11 +25,13 @@ tools/test_names.py):
 7. Name limits. moto creates functions, roles, policies, rules, schedules, topic rules
    and alarms under names AWS refuses as too long (or with characters it refuses), so a
    name that fails on AWS passed here. name_limits.py refuses them as AWS does.
+8. The thing registry. ListThingGroupsForThing did not page, DeleteThing left the thing
+   in its groups and UpdateThing kept version 1; thing_registry.py answers as AWS IoT.
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
 (iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
 engine (iot_rules.py), event source mappings (event_sources.py), EventBridge
-schedules (schedules.py) and fault injection (faults.py).
+schedules (schedules.py), fault injection (faults.py) and the request counts (calls.py).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from moto.iot.responses import IoTResponse
 from moto.sqs.models import Queue
 from moto.utilities.tagging_service import TaggingService
 
-from . import name_limits
+from . import name_limits, thing_registry
 
 
 def _iot_tagger(backend: IoTBackend) -> TaggingService:
@@ -228,11 +230,12 @@ def apply_patches() -> None:
     patch_dynamodb_tags_in_one_page()
     patch_sqs_redrive_policy_format()
     name_limits.patch()
+    thing_registry.patch()
 
 
 def apply_all(endpoint_url: str):
     """Everything the emulator process needs; returns the runner, to close on exit."""
-    from . import event_sources, faults, iam, iot_rules, lambda_api
+    from . import calls, event_sources, faults, iam, iot_rules, lambda_api
     from .async_invoke import AsyncInvoker
     from .lambda_runner import LambdaRunner
     from . import schedules
@@ -246,4 +249,5 @@ def apply_all(endpoint_url: str):
     event_sources.patch(event_sources.EventSourcePoller(runner))
     schedules.patch(schedules.Scheduler(invoker))
     faults.patch()
+    calls.patch()  # last: outside fault injection, so requests answered with a fault count
     return runner

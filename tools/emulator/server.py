@@ -4,6 +4,7 @@
 invocation or stream batch is still in flight (retries included) and answers
 {"idle": true|false, "pending": N}: tests and the demo wait on it, not on sleeps.
 `/_emulator/chaos/{faults,effects,seed,log}` set and read fault injection (faults.py).
+`/_emulator/calls` counts the API requests by service and operation (calls.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import faults, patches
+from . import calls, faults, patches
 from .work import tracker
 
 
@@ -41,6 +42,9 @@ class _ControlRoutes:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
             status, answer = faults.control(environ["REQUEST_METHOD"], path, body)
+            return _json(start_response, status, answer)
+        if path == calls.CONTROL_PATH:
+            status, answer = calls.control(environ["REQUEST_METHOD"])
             return _json(start_response, status, answer)
         return self.app(environ, start_response)
 

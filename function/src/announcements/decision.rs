@@ -78,7 +78,7 @@ impl Transition {
     }
 }
 
-fn uuid_shaped(name: &str) -> String {
+pub(crate) fn uuid_shaped(name: &str) -> String {
     let digest = Sha256::digest(name);
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!(

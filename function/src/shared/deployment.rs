@@ -40,6 +40,9 @@ pub mod tag {
     pub const HISTORY_TABLE: &str = "iot-connectivity:history-table";
     /// Seconds a history event is kept, with a history table.
     pub const HISTORY_RETENTION_SECONDS: &str = "iot-connectivity:history-retention-seconds";
+    /// The fleet table (maintenance windows, storm digests), or `off` (absent on tables
+    /// tagged before it existed: off).
+    pub const FLEET_TABLE: &str = "iot-connectivity:fleet-table";
 }
 
 /// The only version of the tags' layout so far.
@@ -57,6 +60,8 @@ pub struct Settings {
     /// Connectivity events are on: presence writes mark the item as owing an announcement.
     pub announcements: bool,
     pub history: Option<HistorySettings>,
+    /// The fleet table (maintenance windows, storm digests).
+    pub fleet_table: Option<String>,
 }
 
 /// Where every connect and disconnect is kept, and for how long.
@@ -207,6 +212,7 @@ impl Stated {
                 table,
                 retention: self.history_retention.unwrap_or(DEFAULT_HISTORY_RETENTION),
             }),
+            fleet_table: None,
         }
     }
 }
@@ -278,6 +284,10 @@ impl Settings {
             counts,
             announcements: flag(tag::ANNOUNCEMENTS)?,
             history,
+            fleet_table: tags
+                .get(tag::FLEET_TABLE)
+                .filter(|table| table.as_str() != OFF)
+                .cloned(),
         }))
     }
 
@@ -313,6 +323,10 @@ impl Settings {
                 or_off(self.history.as_ref().map(|history| history.table.clone())),
             ),
         ]);
+        // Written only when on: tables deployed without one keep the tags they had.
+        if let Some(fleet_table) = &self.fleet_table {
+            tags.insert(tag::FLEET_TABLE, fleet_table.clone());
+        }
         if let Some(counts) = &self.counts {
             tags.insert(tag::COUNTER_SHARDS, counts.shards.to_string());
         }

@@ -280,3 +280,48 @@ pub fn sdk_config() -> aws_config::SdkConfig {
         .http_client(iot_connectivity::shared::aws::http_client())
         .build()
 }
+
+/// Creates a fleet table (`PK`, `SK`), as maintenance_windows_enabled or storm_digest does.
+pub async fn create_fleet_table(client: &Client, purpose: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let name = format!("test-{purpose}-fleet-{nanos}");
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("PK", ScalarAttributeType::S))
+        .attribute_definitions(attribute("SK", ScalarAttributeType::S))
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("create table {name}: {err:?}"));
+    name
+}
+
+/// POSTs `body` to the emulator's `/_emulator/chaos/<what>` (fault injection; see
+/// tools/emulator/README.md): one HTTP/1.1 request over a plain socket.
+#[allow(dead_code)] // Not every test binary injects faults.
+pub async fn chaos(what: &str, body: &serde_json::Value) {
+    let address = endpoint().trim_start_matches("http://").to_owned();
+    let path = format!("/_emulator/chaos/{what}");
+    let body = body.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut socket = std::net::TcpStream::connect(&address).expect("emulator reachable");
+        write!(
+            socket,
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("request written");
+        let mut answer = String::new();
+        socket.read_to_string(&mut answer).expect("answer read");
+        assert!(answer.starts_with("HTTP/1.1 2") || answer.starts_with("HTTP/1.0 2"), "chaos {path}: {answer}");
+    })
+    .await
+    .expect("chaos request");
+}

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use crate::announcements::decision::CLAIM_PUT_DEADLINE_MS;
+use crate::announcements::storm::StormConfig;
+use crate::announcements::thing::GraceOverride;
 use crate::shared::metrics::MetricsConfig;
 
 #[derive(Debug, Clone)]
@@ -22,6 +24,14 @@ pub struct NotifierConfig {
     pub claim_put_deadline: Duration,
     /// Where announcement metrics go (EMF on stdout); None: no metrics.
     pub metrics: Option<MetricsConfig>,
+    /// Announcements carry the thing registry's data (thing_context_enabled).
+    pub thing_context: bool,
+    /// Grace periods per device class, first match first (needs `thing_context`).
+    pub grace_overrides: Vec<GraceOverride>,
+    /// The fleet table (maintenance windows, storm groups); None: neither is on.
+    pub fleet_table: Option<String>,
+    /// Storm digests; None: off.
+    pub storm: Option<StormConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,12 +40,15 @@ pub enum NotifierConfigError {
     Missing(&'static str),
     #[error("{0} must be a whole number, got {1:?}")]
     NotANumber(&'static str, String),
+    #[error("{0} is not valid: {1}")]
+    Invalid(&'static str, String),
 }
 
 impl NotifierConfig {
     /// Reads `TABLE_NAME`, `EVENT_BUS_NAME`, `EVENT_SOURCE`, `GRACE_PERIOD_SECONDS`,
     /// `GRACE_QUEUE_URL`, and optionally `ITEM_TTL_SECONDS` and `MAX_CONCURRENT_PUTS`
-    /// (default 8).
+    /// (default 8), `THING_CONTEXT` (`true`), `GRACE_OVERRIDES` and `STORM_DIGEST` (JSON of
+    /// the module's variables) and `FLEET_TABLE_NAME`.
     pub fn from_env() -> Result<Self, NotifierConfigError> {
         let optional =
             |name: &'static str| std::env::var(name).ok().filter(|value| !value.is_empty());
@@ -63,6 +76,17 @@ impl NotifierConfig {
                 .max(1) as usize,
             claim_put_deadline: Duration::from_millis(CLAIM_PUT_DEADLINE_MS as u64),
             metrics: MetricsConfig::from_env(),
+            thing_context: optional("THING_CONTEXT").as_deref() == Some("true"),
+            grace_overrides: optional("GRACE_OVERRIDES")
+                .map(|json| serde_json::from_str(&json))
+                .transpose()
+                .map_err(|err| NotifierConfigError::Invalid("GRACE_OVERRIDES", err.to_string()))?
+                .unwrap_or_default(),
+            fleet_table: optional("FLEET_TABLE_NAME"),
+            storm: optional("STORM_DIGEST")
+                .map(|json| StormConfig::parse(&json))
+                .transpose()
+                .map_err(|err| NotifierConfigError::Invalid("STORM_DIGEST", err))?,
         })
     }
 }

@@ -26,6 +26,9 @@ impl Notifier {
         let mut puts = Vec::new();
         let mut sequence_numbers = Vec::new();
         for record in records {
+            // A removed device is down for good: it leaves its storm group, whether or not
+            // it owes a farewell, so it does not hold its storm open.
+            self.leave_storm_removed(record).await;
             let Some(put) = farewell_of(record) else {
                 continue;
             };
@@ -63,7 +66,7 @@ impl Notifier {
 
 /// The farewell a REMOVE record owes, if any.
 fn farewell_of(record: &Value) -> Option<Put> {
-    let old = item_of(&record["dynamodb"]["OldImage"]);
+    let old = old_item(record);
     let Some(client_id) = record["dynamodb"]["Keys"]["ClientID"]["S"].as_str() else {
         warn!(%record, "removal without a ClientID key: skipped");
         return None;
@@ -78,9 +81,21 @@ fn farewell_of(record: &Value) -> Option<Put> {
         client_id: client_id.to_owned(),
         event_id: said.event_id.clone(),
         token: String::new(),
-        detail: farewell_detail(&old, client_id, &said, removal).to_string(),
+        detail: {
+            // The thing its last announcement described, if any: a farewell routes too.
+            let mut detail = farewell_detail(&old, client_id, &said, removal);
+            if let Some(thing) = super::fleet::stored_context(&old).and_then(|c| c.detail()) {
+                detail["thing"] = thing;
+            }
+            detail.to_string()
+        },
         detail_type: detail_type(false),
         settle: None,
         claimed_at: Instant::now(),
     })
+}
+
+/// The stream record's old image as an item.
+pub(super) fn old_item(record: &Value) -> crate::presence::store::Item {
+    item_of(&record["dynamodb"]["OldImage"])
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 use futures::stream::{self, StreamExt};
 use tracing::{error, info, warn};
 
+use super::fleet::Enrichment;
 use super::put::Put;
 use super::{Notifier, NotifierError, Outcome};
 use crate::announcements::decision::{
@@ -16,6 +17,7 @@ use crate::announcements::decision::{
 use crate::announcements::detail::{detail_of, detail_type, sequence_of, text, with_sequence};
 use crate::announcements::store::attr;
 use crate::announcements::store::snapshot_of;
+use crate::announcements::thing::{grace_for, Context};
 use crate::presence::ordering::Presence;
 use crate::presence::store::{Item, StoreError};
 use crate::shared::time::now_ms;
@@ -132,9 +134,46 @@ impl Notifier {
             let snapshot = snapshot_of(&item);
             let grace_ms = self.config.grace_period.as_millis() as i64;
             let lost = unsure.is_some().then_some(token.as_str());
-            let verdict = look(client_id, &snapshot, grace_ms, now_ms(), lost);
+            let mut verdict = look(client_id, &snapshot, grace_ms, now_ms(), lost);
+            // The thing's context and window are read only for an announcement that is
+            // due or waiting; its class may change the grace period.
+            let mut enrichment = Enrichment::default();
+            if matches!(verdict, Verdict::Announce(_) | Verdict::WaitUntil { .. })
+                && (self.registry.is_some() || self.fleet.is_some())
+            {
+                enrichment = match self.enrich(client_id, &item).await {
+                    Ok(enrichment) => enrichment,
+                    Err(error) => {
+                        if let Some(lost) = unsure.take() {
+                            self.release_unsure(client_id, &lost.event_id, &token).await;
+                        }
+                        return Err(error);
+                    }
+                };
+                let context = enrichment.context.clone().unwrap_or(Context::NoThing);
+                let grace = grace_for(
+                    &self.config.grace_overrides,
+                    &context,
+                    self.config.grace_period,
+                );
+                verdict = look(
+                    client_id,
+                    &snapshot,
+                    grace.as_millis() as i64,
+                    now_ms(),
+                    lost,
+                );
+            }
             match self
-                .act(client_id, &item, &snapshot, verdict, &token, schedule_waits)
+                .act(
+                    client_id,
+                    &item,
+                    &snapshot,
+                    verdict,
+                    &token,
+                    schedule_waits,
+                    &enrichment,
+                )
                 .await?
             {
                 Acted::Done(prepared) => return Ok(prepared),
@@ -165,6 +204,8 @@ impl Notifier {
     }
 
     /// Writes what `verdict` asks, each write conditioned on the state it was made on.
+    // What a verdict was made on, passed as it was read: bundling it would only rename it.
+    #[allow(clippy::too_many_arguments)]
     async fn act(
         &self,
         client_id: &str,
@@ -173,6 +214,7 @@ impl Notifier {
         verdict: Verdict,
         token: &str,
         schedule_waits: bool,
+        enrichment: &Enrichment,
     ) -> Result<Acted, NotifierError> {
         let done = |outcome| Ok(Acted::Done(Prepared::Done(outcome)));
         match verdict {
@@ -238,8 +280,19 @@ impl Notifier {
                 }
             }
             Verdict::Announce(transition) => {
+                let storm_id = match transition.status {
+                    Presence::Disconnected => {
+                        self.storm_of_disconnect(client_id, enrichment).await?
+                    }
+                    Presence::Connected => {
+                        self.storm_of_return(client_id, enrichment).await?;
+                        None
+                    }
+                };
                 let sequence = next_sequence(snapshot.sequence, now_ms());
-                let detail = detail_of(item, &transition, sequence).to_string();
+                let mut detail = detail_of(item, &transition, sequence);
+                enrichment.apply(&mut detail, storm_id.as_deref());
+                let detail = detail.to_string();
                 let claimed_at = Instant::now();
                 match self
                     .store
@@ -358,7 +411,7 @@ fn pending_put(
 
 /// A token no other look draws: 128 bits from hashers keyed by the operating system's
 /// randomness (std's `RandomState`), over the clock and a per-process counter.
-fn claim_token() -> String {
+pub(super) fn claim_token() -> String {
     use std::hash::{BuildHasher, RandomState};
     use std::sync::atomic::{AtomicU64, Ordering};
     static DRAWN: AtomicU64 = AtomicU64::new(0);

@@ -18,6 +18,7 @@
 
 mod config;
 mod farewell;
+mod fleet;
 mod look;
 mod put;
 mod reconcile;
@@ -30,6 +31,8 @@ use tracing::warn;
 
 pub use config::{NotifierConfig, NotifierConfigError};
 
+use crate::announcements::fleet_store::FleetStore;
+use crate::announcements::registry::{Registry, RegistryConfig};
 use crate::presence::store::{Store, StoreError};
 use crate::shared::metrics::{emit, Directive, Metric};
 use crate::shared::stream::{BatchResponse, ItemFailure};
@@ -94,6 +97,11 @@ impl Outcome {
 
 pub struct Notifier {
     store: Store,
+    /// The thing registry (thing_context_enabled).
+    registry: Option<Registry>,
+    /// The fleet table (maintenance windows, storm groups).
+    fleet: Option<FleetStore>,
+    windows: fleet::WindowsCache,
     dynamodb: aws_sdk_dynamodb::Client,
     events: aws_sdk_eventbridge::Client,
     sqs: aws_sdk_sqs::Client,
@@ -105,6 +113,14 @@ impl Notifier {
         let dynamodb = aws_sdk_dynamodb::Client::new(aws);
         Self {
             store: Store::new(dynamodb.clone(), config.table_name.clone(), config.item_ttl),
+            registry: config
+                .thing_context
+                .then(|| Registry::new(aws, RegistryConfig::default())),
+            fleet: config
+                .fleet_table
+                .clone()
+                .map(|table| FleetStore::new(dynamodb.clone(), table)),
+            windows: Default::default(),
             dynamodb,
             events: aws_sdk_eventbridge::Client::from_conf(
                 aws_sdk_eventbridge::config::Builder::from(aws)
@@ -122,6 +138,7 @@ impl Notifier {
         let mut response = BatchResponse::default();
         if payload.get("source").and_then(Value::as_str) == Some("aws.events") {
             self.reconcile(stop_at).await;
+            self.settle_storms(stop_at).await;
             return response;
         }
         let Some(records) = payload.get("Records").and_then(Value::as_array) else {

@@ -7,6 +7,7 @@
 //! is unknown); 2 usage, configuration or AWS errors that stopped the command.
 
 mod history;
+mod maintenance;
 mod repair;
 
 use std::process::ExitCode;
@@ -115,6 +116,12 @@ enum Command {
         /// Counter shards [default: the table's; env: COUNTER_SHARDS]
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
         counter_shards: Option<u32>,
+    },
+    /// Maintenance windows (maintenance_windows_enabled): while one applies to a device its
+    /// announcements say so (detail.maintenance) and its disconnects count in no storm
+    Maintenance {
+        #[command(subcommand)]
+        command: maintenance::MaintenanceCommand,
     },
     /// Applies what the dead-letter queue holds through the handler's code path and
     /// deletes each message once applied; messages that are not events stay
@@ -226,6 +233,7 @@ async fn run(args: Args) -> Result<bool, Failure> {
         Command::Count => deployment.count().await,
         Command::MarkOwed => deployment.mark_owed().await,
         Command::Recount { .. } => deployment.recount().await,
+        Command::Maintenance { command } => deployment.maintenance(command).await,
         Command::Redrive {
             queue_url,
             visibility_timeout,

@@ -16,6 +16,7 @@ fn deployed() -> Settings {
             table: "fleet-history".into(),
             retention: Duration::from_secs(7_776_000),
         }),
+        fleet_table: Some("fleet-fleet".into()),
     }
 }
 

@@ -1,0 +1,327 @@
+//! What a device announcement learns from outside its item, and fleet announcements:
+//! the thing's context (the registry, else what its last announcement carried), the
+//! maintenance window in force, and the storm its disconnect counts in; and each storm
+//! group's `Fleet Connectivity Degraded` / `Restored`, claimed on the group's head, put,
+//! confirmed, and settled by the reconciler's pass ([`Notifier::settle_storms`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+use super::put::Put;
+use super::{Notifier, NotifierError};
+use crate::announcements::detail::text;
+use crate::announcements::fleet_store::StoredHead;
+use crate::announcements::maintenance::{applying, Window};
+use crate::announcements::store::attr;
+use crate::announcements::storm::{decide, group_key, stale, FleetAnnouncement, StormVerdict};
+use crate::announcements::thing::{thing_name, Context};
+use crate::presence::store::Item;
+use crate::shared::time::now_ms;
+
+/// Windows read from the fleet table are used for this long.
+const WINDOWS_TTL: Duration = Duration::from_secs(10);
+
+/// What a device's announcement says beyond its item.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Enrichment {
+    pub(super) context: Option<Context>,
+    pub(super) maintenance: Option<Window>,
+}
+
+impl Enrichment {
+    /// Adds `thing`, `maintenance` (and `stormId`) to a device announcement's detail.
+    pub(super) fn apply(&self, detail: &mut Value, storm_id: Option<&str>) {
+        if let Some(thing) = self.context.as_ref().and_then(Context::detail) {
+            detail["thing"] = thing;
+        }
+        if let Some(window) = &self.maintenance {
+            detail["maintenance"] = window.detail();
+        }
+        if let Some(storm_id) = storm_id {
+            detail["stormId"] = Value::from(storm_id);
+        }
+    }
+}
+
+/// The windows read last, and when.
+pub(super) type WindowsCache = tokio::sync::Mutex<Option<(Instant, Arc<Vec<Window>>)>>;
+
+impl Notifier {
+    /// The context and window of a device whose announcement is due or waits out its
+    /// grace: nothing is read for a device that owes none.
+    pub(super) async fn enrich(
+        &self,
+        client_id: &str,
+        item: &Item,
+    ) -> Result<Enrichment, NotifierError> {
+        let context = match &self.registry {
+            Some(registry) => {
+                let name = text(item, attr::THING_NAME);
+                let context = registry
+                    .lookup(thing_name(client_id, name.as_deref()))
+                    .await;
+                Some(match context {
+                    // The registry did not answer in time: what the last announcement said.
+                    Context::Unavailable { .. } => stored_context(item).unwrap_or(context),
+                    context => context,
+                })
+            }
+            None => None,
+        };
+        let maintenance = match &self.fleet {
+            Some(_) => {
+                let windows = self.windows().await?;
+                let no_context = Context::NoThing;
+                applying(
+                    &windows,
+                    client_id,
+                    context.as_ref().unwrap_or(&no_context),
+                    now_ms(),
+                )
+                .cloned()
+            }
+            None => None,
+        };
+        Ok(Enrichment {
+            context,
+            maintenance,
+        })
+    }
+
+    async fn windows(&self) -> Result<Arc<Vec<Window>>, NotifierError> {
+        let fleet = self.fleet.as_ref().expect("windows need the fleet table");
+        let mut cache = self.windows.lock().await;
+        if let Some((at, windows)) = cache.as_ref() {
+            if at.elapsed() < WINDOWS_TTL {
+                return Ok(windows.clone());
+            }
+        }
+        let now = now_ms();
+        let windows: Arc<Vec<Window>> = Arc::new(
+            fleet
+                .windows()
+                .await?
+                .into_iter()
+                .filter(|w| w.effective_end() > now)
+                .collect(),
+        );
+        *cache = Some((Instant::now(), windows.clone()));
+        Ok(windows)
+    }
+
+    /// The storm group of a device, if storms are on and it has one.
+    fn storm_group(&self, enrichment: &Enrichment) -> Option<(String, String)> {
+        let storm = self.config.storm.as_ref()?;
+        let group = storm
+            .group_by
+            .key(enrichment.context.as_ref().unwrap_or(&Context::NoThing))?;
+        Some((group_key(storm, &group), group))
+    }
+
+    /// Before a device's Disconnected is claimed: it joins its group, and if that group's
+    /// storm is open (or this disconnect opens it), the storm's id. A device in maintenance
+    /// counts in no storm.
+    pub(super) async fn storm_of_disconnect(
+        &self,
+        client_id: &str,
+        enrichment: &Enrichment,
+    ) -> Result<Option<String>, NotifierError> {
+        if enrichment.maintenance.is_some() {
+            return Ok(None);
+        }
+        let (Some((key, group)), Some(fleet)) = (self.storm_group(enrichment), &self.fleet) else {
+            return Ok(None);
+        };
+        fleet.join(&key, &group, client_id, now_ms()).await?;
+        let stored = fleet.head(&key).await?;
+        if let Some(storm_id) = open_storm(&stored) {
+            return Ok(Some(storm_id));
+        }
+        self.settle_group(&key, &group, stored).await?;
+        Ok(open_storm(&fleet.head(&key).await?))
+    }
+
+    /// Before a device's Connected is claimed: it leaves its group's storm. (A storm is
+    /// announced Restored by the reconciler's pass, which counts what is left.)
+    pub(super) async fn storm_of_return(
+        &self,
+        client_id: &str,
+        enrichment: &Enrichment,
+    ) -> Result<(), NotifierError> {
+        if let (Some((key, _)), Some(fleet)) = (self.storm_group(enrichment), &self.fleet) {
+            fleet.leave(&key, client_id, None).await?;
+        }
+        Ok(())
+    }
+
+    /// A removed item's member, found by the group its last announcement's thing names.
+    pub(super) async fn leave_storm_removed(&self, record: &Value) {
+        let old = super::farewell::old_item(record);
+        let (Some(client_id), Some(context)) = (
+            record["dynamodb"]["Keys"]["ClientID"]["S"].as_str(),
+            stored_context(&old),
+        ) else {
+            return;
+        };
+        let enrichment = Enrichment {
+            context: Some(context),
+            maintenance: None,
+        };
+        if let Err(err) = self.storm_of_return(client_id, &enrichment).await {
+            warn!(error = %err, clientId = client_id, "removed device not taken out of its storm group");
+        }
+    }
+
+    /// The reconciler's pass over storm groups: each group's pending fleet announcement is
+    /// put, a storm whose devices are back is announced Restored, a storm a lost signal left
+    /// unannounced is announced Degraded, and members no storm can count are removed.
+    pub(super) async fn settle_storms(&self, stop_at: Instant) {
+        let (Some(_), Some(fleet)) = (&self.config.storm, &self.fleet) else {
+            return;
+        };
+        let heads = match fleet.heads().await {
+            Ok(heads) => heads,
+            Err(err) => {
+                error!(error = %err, "storm groups not read");
+                return;
+            }
+        };
+        for stored in heads {
+            if Instant::now() >= stop_at {
+                break;
+            }
+            let (key, group) = (stored.key.clone(), stored.group.clone());
+            if let Err(err) = self.settle_group(&key, &group, stored).await {
+                error!(error = %err, group, "storm group not settled");
+            }
+        }
+    }
+
+    /// Decides a group from its head and members, and does what the verdict asks.
+    async fn settle_group(
+        &self,
+        key: &str,
+        group: &str,
+        stored: StoredHead,
+    ) -> Result<(), NotifierError> {
+        let storm = self.config.storm.as_ref().expect("storms are on");
+        let fleet = self.fleet.as_ref().expect("storms need the fleet table");
+        let members = fleet.members(key).await?;
+        let now = now_ms();
+        for member in stale(storm, &stored.head, &members, now) {
+            fleet
+                .leave(key, &member.client_id, Some(member.down_at))
+                .await?;
+        }
+        let token = super::look::claim_token();
+        match decide(storm, group, &stored.head, &members, now) {
+            StormVerdict::Quiet { peak } => {
+                if let (Some(peak), Some(storm_id)) = (peak, &stored.head.storm_id) {
+                    fleet.raise_peak(key, storm_id, peak).await?;
+                }
+                Ok(())
+            }
+            StormVerdict::ClaimedElsewhere => Ok(()),
+            StormVerdict::ResumePending => {
+                if !fleet.resume(key, stored.head.claimed_at, &token).await? {
+                    return Ok(());
+                }
+                let Some(detail) = stored.detail else {
+                    warn!(group, "a pending fleet announcement without its detail");
+                    return Ok(());
+                };
+                let detail_type = if stored.head.state
+                    == Some(crate::announcements::storm::FleetState::Degraded)
+                {
+                    crate::announcements::storm::DEGRADED
+                } else {
+                    crate::announcements::storm::RESTORED
+                };
+                self.put_fleet(key, group, detail, detail_type, &token)
+                    .await
+            }
+            StormVerdict::Announce(announcement) => {
+                if !fleet
+                    .claim(key, group, &stored.head, &announcement, &token)
+                    .await?
+                {
+                    // Another look decided the group meanwhile.
+                    return Ok(());
+                }
+                let FleetAnnouncement { detail, .. } = &announcement;
+                self.put_fleet(
+                    key,
+                    group,
+                    detail.to_string(),
+                    announcement.detail_type(),
+                    &token,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Puts one claimed fleet announcement, then confirms it, or releases its claim so the
+    /// next pass takes it over at once.
+    async fn put_fleet(
+        &self,
+        key: &str,
+        group: &str,
+        detail: String,
+        detail_type: &'static str,
+        token: &str,
+    ) -> Result<(), NotifierError> {
+        let fleet = self.fleet.as_ref().expect("storms need the fleet table");
+        let put = Put {
+            client_id: key.to_owned(),
+            event_id: serde_json::from_str::<Value>(&detail)
+                .ok()
+                .and_then(|d| d["eventId"].as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            token: token.to_owned(),
+            detail,
+            detail_type,
+            settle: None,
+            claimed_at: Instant::now(),
+        };
+        let result = self
+            .put_batch(std::slice::from_ref(&put), true)
+            .await
+            .remove(0);
+        match result {
+            Ok(()) => {
+                info!(group, detailType = detail_type, "fleet announcement put");
+                if let Err(err) = fleet.confirm(key, token).await {
+                    warn!(error = %err, group, "fleet announcement put, not confirmed: put again after its lease");
+                }
+                Ok(())
+            }
+            Err(message) => {
+                warn!(
+                    error = message,
+                    group, "fleet announcement not put: released for the next pass"
+                );
+                if let Err(err) = fleet.release(key, token).await {
+                    warn!(error = %err, group, "fleet claim not released: put again after its lease");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The id of the group's storm if one is open (announced or being announced Degraded).
+fn open_storm(stored: &StoredHead) -> Option<String> {
+    (stored.head.state == Some(crate::announcements::storm::FleetState::Degraded))
+        .then(|| stored.head.storm_id.clone())
+        .flatten()
+}
+
+/// `detail.thing` of the item's last announcement, if it was known then.
+pub(super) fn stored_context(item: &Item) -> Option<Context> {
+    let detail: Value = serde_json::from_str(&text(item, attr::ANNOUNCEMENT_DETAIL)?).ok()?;
+    Context::from_detail(detail.get("thing")?)
+}
