@@ -82,9 +82,9 @@ locals {
       "iot-connectivity:counts-table"                    = var.connected_devices_metric_enabled ? local.counts_table : "off"
       "iot-connectivity:announcements"                   = tostring(var.events_enabled)
       "iot-connectivity:history-table"                   = var.history_enabled ? local.history_table : "off"
-      "iot-connectivity:fleet-table"                     = local.fleet == 1 ? local.fleet_table : "off"
-      "iot-connectivity:thing-context"                   = tostring(var.thing_context_enabled)
     },
+    # Only when on: a table deployed without it keeps the tags it had.
+    local.fleet == 1 ? { "iot-connectivity:fleet-table" = local.fleet_table } : {},
     var.history_enabled ? { "iot-connectivity:history-retention-seconds" = tostring(var.history_retention_days * 86400) } : {},
     var.connected_devices_metric_enabled ? { "iot-connectivity:counter-shards" = tostring(var.connected_devices_counter_shards) } : {},
   )

@@ -793,8 +793,6 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"counts-table":                    "off",
 			"announcements":                   "false",
 			"history-table":                   "off",
-			"fleet-table":                     "off",
-			"thing-context":                   "false",
 		}, settingsOf(plan), "a caller's tag never overrides a setting")
 		assert.Equal(t, "fleet", planned(t, plan, "aws_dynamodb_table.connectivity")["tags"].(map[string]any)["team"])
 	})
@@ -821,7 +819,6 @@ func TestPlanDeploymentSettings(t *testing.T) {
 			"history-table":                   name + "-table-history",
 			"history-retention-seconds":       "2592000",
 			"fleet-table":                     name + "-table-fleet",
-			"thing-context":                   "true",
 		}, settingsOf(plan))
 	})
 }
