@@ -114,7 +114,8 @@ locals {
         metric      = "OldestOwedAgeSeconds"
         statistic   = "Maximum"
         dimensions  = { Deployment = var.name }
-        threshold   = var.disconnect_grace_period_seconds + 2 * 60 * var.reconcile_interval_minutes
+        # The longest grace of any device class: a sleepy class is owed longer, legitimately.
+        threshold = max(var.disconnect_grace_period_seconds, [for o in var.disconnect_grace_period_overrides : o.seconds]...) + 2 * 60 * var.reconcile_interval_minutes
         # Every pass publishes it: no data for a whole interval means no pass ran.
         evaluation_periods = 1
         period             = max(300, 60 * var.reconcile_interval_minutes)
