@@ -4,6 +4,7 @@
 //! group's `Fleet Connectivity Degraded` / `Restored`, claimed on the group's head, put,
 //! confirmed, and settled by the reconciler's pass ([`Notifier::settle_storms`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,9 +17,10 @@ use crate::announcements::detail::text;
 use crate::announcements::fleet_store::StoredHead;
 use crate::announcements::maintenance::{applying, Window};
 use crate::announcements::store::attr;
+use crate::announcements::storm::Member;
 use crate::announcements::storm::{decide, group_key, stale, FleetAnnouncement, StormVerdict};
 use crate::announcements::thing::{thing_name, Context};
-use crate::presence::store::Item;
+use crate::presence::store::{Item, StoreError};
 use crate::shared::time::now_ms;
 
 /// Windows read from the fleet table are used for this long.
@@ -140,7 +142,7 @@ impl Notifier {
         if let Some(storm_id) = open_storm(&stored) {
             return Ok(Some(storm_id));
         }
-        self.settle_group(&key, &group, stored).await?;
+        self.settle_group(&key, &group, stored, false).await?;
         Ok(open_storm(&fleet.head(&key).await?))
     }
 
@@ -194,28 +196,38 @@ impl Notifier {
                 break;
             }
             let (key, group) = (stored.key.clone(), stored.group.clone());
-            if let Err(err) = self.settle_group(&key, &group, stored).await {
+            if let Err(err) = self.settle_group(&key, &group, stored, true).await {
                 error!(error = %err, group, "storm group not settled");
             }
         }
     }
 
-    /// Decides a group from its head and members, and does what the verdict asks.
+    /// Decides a group from its head and members, and does what the verdict asks. With
+    /// `verify` (the reconciler's pass), members whose device is back or gone leave first.
     async fn settle_group(
         &self,
         key: &str,
         group: &str,
         stored: StoredHead,
+        verify: bool,
     ) -> Result<(), NotifierError> {
         let storm = self.config.storm.as_ref().expect("storms are on");
         let fleet = self.fleet.as_ref().expect("storms need the fleet table");
-        let members = fleet.members(key).await?;
+        let mut members = fleet.members(key).await?;
         let now = now_ms();
-        for member in stale(storm, &stored.head, &members, now) {
+        let mut leaving: Vec<Member> = stale(storm, &stored.head, &members, now)
+            .into_iter()
+            .cloned()
+            .collect();
+        if verify {
+            leaving.extend(self.members_back(&members).await?);
+        }
+        for member in &leaving {
             fleet
                 .leave(key, &member.client_id, Some(member.down_at))
                 .await?;
         }
+        members.retain(|m| !leaving.contains(m));
         let token = super::look::claim_token();
         match decide(storm, group, &stored.head, &members, now) {
             StormVerdict::Quiet { peak } => {
@@ -262,6 +274,93 @@ impl Notifier {
                 .await
             }
         }
+    }
+
+    /// Members whose device is back (announced Connected, nothing pending) or whose item is
+    /// gone: a return that raced its own join (the device reconnected between joining and
+    /// claiming its Disconnected, so no Connected is announced to take it out), or a
+    /// removal whose farewell named no thing. Read 100 at a time.
+    async fn members_back(&self, members: &[Member]) -> Result<Vec<Member>, NotifierError> {
+        use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+        let mut back = Vec::new();
+        for chunk in members.chunks(100) {
+            let keys = chunk
+                .iter()
+                .map(|m| {
+                    HashMap::from([(
+                        attr::CLIENT_ID.to_owned(),
+                        AttributeValue::S(m.client_id.clone()),
+                    )])
+                })
+                .collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .projection_expression("#c, #s, #a, #p")
+                    .expression_attribute_names("#c", attr::CLIENT_ID)
+                    .expression_attribute_names("#s", attr::STATUS)
+                    .expression_attribute_names("#a", attr::ANNOUNCED_STATUS)
+                    .expression_attribute_names("#p", attr::ANNOUNCEMENT_PENDING)
+                    .build()
+                    .expect("keys are set"),
+            );
+            let mut found: HashMap<String, Item> = HashMap::new();
+            // Unprocessed keys are asked again a few times; one still unread is not judged.
+            let mut unread = true;
+            for _ in 0..4 {
+                let Some(asked) = request.take() else {
+                    unread = false;
+                    break;
+                };
+                let output = self
+                    .dynamodb
+                    .batch_get_item()
+                    .request_items(&self.config.table_name, asked)
+                    .send()
+                    .await
+                    .map_err(|err| {
+                        StoreError::dynamodb(
+                            "BatchGetItem",
+                            &self.config.table_name,
+                            "storm members",
+                            err,
+                        )
+                    })?;
+                for item in output
+                    .responses()
+                    .and_then(|r| r.get(&self.config.table_name))
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(client_id) = text(item, attr::CLIENT_ID) {
+                        found.insert(client_id, item.clone());
+                    }
+                }
+                request = output
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.config.table_name))
+                    .cloned();
+            }
+            if unread && request.is_some() {
+                continue;
+            }
+            back.extend(
+                chunk
+                    .iter()
+                    .filter(|m| match found.get(&m.client_id) {
+                        None => true,
+                        Some(item) => {
+                            text(item, attr::STATUS).as_deref() == Some("Connected")
+                                && text(item, attr::ANNOUNCED_STATUS).as_deref()
+                                    == Some("Connected")
+                                && !item.contains_key(attr::ANNOUNCEMENT_PENDING)
+                        }
+                    })
+                    .cloned(),
+            );
+        }
+        Ok(back)
     }
 
     /// Puts one claimed fleet announcement, then confirms it, or releases its claim so the
