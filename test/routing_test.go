@@ -1,0 +1,247 @@
+//go:build e2e
+
+package test
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/gruntwork-io/terratest/modules/terraform"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const devicesPerSite = 100
+
+// TestRoutingExample applies examples/routing and drives 300 devices in 3 thing groups
+// through the deployed pipeline: site a drops at once (one Fleet Connectivity Degraded
+// naming it, with its count), site b's class has a 10-minute grace (nothing announced while
+// it waits), site c is in maintenance (its announcements say so, and no storm); site a's
+// return is one Fleet Connectivity Restored with the storm's id. Every device announcement
+// carries its thing's type, attributes and groups, and every announcement is validated
+// against schemas/ as it is read.
+func TestRoutingExample(t *testing.T) {
+	t.Parallel()
+	where := target(t)
+	cfg := awsConfig(t)
+	name := uniqueName()
+	site := func(s string) string { return name + "-site-" + s }
+	options := terraform.WithDefaultRetryableErrors(t, &terraform.Options{
+		TerraformDir: filepath.Join(copyRepo(t), "examples", "routing"),
+		Vars: map[string]any{
+			"name": name, "region": cfg.Region,
+			"disconnect_grace_period_seconds": gracePeriodSeconds,
+			"disconnect_grace_period_overrides": []map[string]any{
+				{"thing_group": site("b"), "seconds": 600},
+			},
+			"storm_digest": map[string]any{"threshold": 50, "window_seconds": 300, "group_by": "thing_group"},
+		},
+		EnvVars: terraformEnv(t),
+		NoColor: true,
+	})
+	defer terraform.DestroyContext(t, t.Context(), options)
+	terraform.InitAndApplyContext(t, t.Context(), options)
+	out := terraform.OutputAllContext(t, t.Context(), options)
+	queue := out["events_queue_url"].(string)
+	table := out["dynamodb_table_name"].(string)
+	function := out["presence_function_name"].(string)
+
+	registerSites(t, cfg, name, []string{site("a"), site("b"), site("c")})
+	defer deregisterSites(t, cfg, []string{site("a"), site("b"), site("c")})
+	clients := func(s string) []string {
+		var ids []string
+		for i := range devicesPerSite {
+			ids = append(ids, fmt.Sprintf("%s-%03d", site(s), i))
+		}
+		return ids
+	}
+	version := int64(1)
+	events := func(kind string, ids []string) []string {
+		version++
+		now := time.Now().UnixMilli()
+		var out []string
+		for _, id := range ids {
+			out = append(out, fmt.Sprintf(`{"eventType":%q,"clientId":%q,"versionNumber":%d,"timestamp":%d,"sessionIdentifier":"s","principalIdentifier":"p"}`, kind, id, version, now))
+		}
+		return out
+	}
+	everyone := append(append(clients("a"), clients("b")...), clients("c")...)
+
+	// Everyone connects: 300 Device Connected, each with its thing.
+	deliver(t, cfg, where, function, events("connected", everyone))
+	connected := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
+		return len(ofDetailType(seen, "Device Connected")) >= len(everyone)
+	})
+	for _, event := range ofDetailType(connected, "Device Connected") {
+		assertThing(t, event)
+	}
+
+	// Site c goes into maintenance, through the operator's CLI.
+	command := exec.CommandContext(t.Context(), "cargo", "run", "--quiet", "--locked", "--bin", "connectivity", "--",
+		"--table", table, "maintenance", "start", "--group", site("c"), "--for", "1h", "--reason", "firmware rollout")
+	command.Dir = repoRoot(t)
+	output, err := command.Output()
+	require.NoError(t, err, "connectivity maintenance start: %s", output)
+
+	// Sites a and c drop whole, ten of site b too.
+	dropped := append(append(clients("a"), clients("c")...), clients("b")[:10]...)
+	deliver(t, cfg, where, function, events("disconnected", dropped))
+	down := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
+		return len(ofDetailType(seen, "Device Disconnected")) >= 2*devicesPerSite &&
+			len(ofDetailType(seen, "Fleet Connectivity Degraded")) >= 1
+	})
+	// Longer than the default grace and a reconcile pass (one minute, scaled by the
+	// emulator), for anything late to show.
+	time.Sleep(10 * time.Second)
+	down = append(down, takeMessages(t, cfg, queue)...)
+
+	degraded := ofDetailType(down, "Fleet Connectivity Degraded")
+	require.Len(t, degraded, 1, "one storm, for site a: %v", degraded)
+	storm := detailOf(degraded[0])
+	assert.Equal(t, site("a"), storm["group"])
+	assert.Equal(t, "thing_group", storm["groupBy"])
+	count := storm["disconnectedCount"].(float64)
+	assert.GreaterOrEqual(t, count, 50.0, "at least the threshold")
+	assert.LessOrEqual(t, count, float64(devicesPerSite))
+	assert.Len(t, storm["clientIds"], int(count), "every one of them listed (under 100)")
+	stormID := storm["stormId"].(string)
+
+	bySite := map[string]int{}
+	// Every device of site a is in the digest (it went down before the storm opened) or
+	// names the storm in its own announcement (after), or both.
+	ofStorm := map[string]bool{}
+	for _, id := range storm["clientIds"].([]any) {
+		ofStorm[id.(string)] = true
+	}
+	for _, event := range ofDetailType(down, "Device Disconnected") {
+		detail := detailOf(event)
+		assertThing(t, event)
+		group := detail["thing"].(map[string]any)["groups"].([]any)[0].(string)
+		bySite[group]++
+		switch group {
+		case site("c"):
+			maintenance, ok := detail["maintenance"].(map[string]any)
+			require.True(t, ok, "site c is in maintenance: %v", detail)
+			assert.Equal(t, "firmware rollout", maintenance["reason"])
+			assert.NotContains(t, detail, "stormId", "a device in maintenance counts in no storm")
+		case site("a"):
+			if detail["stormId"] == stormID {
+				ofStorm[detail["clientId"].(string)] = true
+			}
+		}
+	}
+	assert.Equal(t, map[string]int{site("a"): devicesPerSite, site("c"): devicesPerSite}, bySite,
+		"site b's ten wait out their class's 10-minute grace")
+	assert.Len(t, ofStorm, devicesPerSite, "every device of site a is in the digest or names the storm")
+
+	// Site a returns: 100 Device Connected, then one Fleet Connectivity Restored.
+	deliver(t, cfg, where, function, events("connected", clients("a")))
+	back := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
+		return len(ofDetailType(seen, "Fleet Connectivity Restored")) >= 1
+	})
+	time.Sleep(5 * time.Second)
+	back = append(back, takeMessages(t, cfg, queue)...)
+	assert.Len(t, ofDetailType(back, "Device Connected"), devicesPerSite)
+	restored := ofDetailType(back, "Fleet Connectivity Restored")
+	require.Len(t, restored, 1)
+	detail := detailOf(restored[0])
+	assert.Equal(t, stormID, detail["stormId"])
+	assert.Greater(t, detail["sequence"].(float64), storm["sequence"].(float64))
+	assert.Equal(t, 0.0, detail["disconnectedCount"])
+	assert.Empty(t, ofDetailType(back, "Fleet Connectivity Degraded"), "site c stays out of storms")
+}
+
+func assertThing(t *testing.T, event map[string]any) {
+	t.Helper()
+	detail := detailOf(event)
+	thing, ok := detail["thing"].(map[string]any)
+	require.True(t, ok, "no thing: %v", detail)
+	assert.Equal(t, detail["clientId"], thing["name"])
+	assert.Equal(t, "camera", thing["type"], "%v", thing)
+	assert.Equal(t, map[string]any{"site": thing["groups"].([]any)[0]}, thing["attributes"])
+	assert.Len(t, thing["groups"], 1)
+}
+
+func detailOf(event map[string]any) map[string]any {
+	detail, _ := event["detail"].(map[string]any)
+	return detail
+}
+
+func ofDetailType(events []map[string]any, detailType string) []map[string]any {
+	var of []map[string]any
+	for _, event := range events {
+		if event["detail-type"] == detailType {
+			of = append(of, event)
+		}
+	}
+	return of
+}
+
+// awaitAnnouncements reads the queue until done says enough arrived (two minutes at most).
+func awaitAnnouncements(t *testing.T, cfg aws.Config, queue string, done func([]map[string]any) bool) []map[string]any {
+	t.Helper()
+	var seen []map[string]any
+	deadline := time.Now().Add(2 * time.Minute)
+	for !done(seen) {
+		require.True(t, time.Now().Before(deadline), "announcements did not arrive: %d read", len(seen))
+		seen = append(seen, takeMessages(t, cfg, queue)...)
+		time.Sleep(time.Second)
+	}
+	return seen
+}
+
+// registerSites creates a thing type "camera" and, per site, a thing group of
+// devicesPerSite things named <group>-NNN with attribute site=<group>.
+func registerSites(t *testing.T, cfg aws.Config, name string, sites []string) {
+	t.Helper()
+	client := iot.NewFromConfig(cfg)
+	_, err := client.CreateThingType(t.Context(), &iot.CreateThingTypeInput{ThingTypeName: aws.String("camera")})
+	if err != nil {
+		require.ErrorContains(t, err, "ResourceAlreadyExists", "thing type camera")
+	}
+	for _, group := range sites {
+		_, err := client.CreateThingGroup(t.Context(), &iot.CreateThingGroupInput{ThingGroupName: aws.String(group)})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		errs := make(chan error, devicesPerSite)
+		for i := range devicesPerSite {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				thing := fmt.Sprintf("%s-%03d", group, i)
+				_, err := client.CreateThing(t.Context(), &iot.CreateThingInput{
+					ThingName: aws.String(thing), ThingTypeName: aws.String("camera"),
+					AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{"site": group}},
+				})
+				if err == nil {
+					_, err = client.AddThingToThingGroup(t.Context(), &iot.AddThingToThingGroupInput{
+						ThingGroupName: aws.String(group), ThingName: aws.String(thing),
+					})
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+	}
+}
+
+func deregisterSites(t *testing.T, cfg aws.Config, sites []string) {
+	client := iot.NewFromConfig(cfg)
+	for _, group := range sites {
+		for i := range devicesPerSite {
+			_, _ = client.DeleteThing(t.Context(), &iot.DeleteThingInput{ThingName: aws.String(fmt.Sprintf("%s-%03d", group, i))})
+		}
+		_, _ = client.DeleteThingGroup(t.Context(), &iot.DeleteThingGroupInput{ThingGroupName: aws.String(group)})
+	}
+}
