@@ -123,12 +123,24 @@ data "aws_iam_policy_document" "notifier" {
   }
 
   # Maintenance windows and storms: their items in the fleet table (Query reads a
-  # partition: the windows, or one group's storm and its members).
+  # partition: the windows, or one group's storm and its members; the reconciler's pass
+  # Scans it for every storm group).
   dynamic "statement" {
     for_each = local.fleet == 1 ? [local.fleet_table_arn] : []
     content {
       sid       = "FleetState"
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+      resources = [statement.value]
+    }
+  }
+
+  # Storms: the reconciler's pass reads the status of an open storm's members, 100 at a
+  # time, to take out those whose device is back or gone.
+  dynamic "statement" {
+    for_each = var.storm_digest == null ? [] : [aws_dynamodb_table.connectivity.arn]
+    content {
+      sid       = "StormMembers"
+      actions   = ["dynamodb:BatchGetItem"]
       resources = [statement.value]
     }
   }

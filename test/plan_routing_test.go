@@ -63,7 +63,9 @@ var (
 		"dynamodb:ListStreams", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream", "logs:PutLogEvents",
 		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:SendMessage",
 	}
-	fleetActions = []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+	fleetActions = []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}
+	// Storms only: the status of an open storm's members, read in batches.
+	stormActions = []string{"dynamodb:BatchGetItem"}
 	thingActions = []string{"iot:DescribeThing", "iot:ListThingGroupsForThing"}
 )
 
@@ -359,7 +361,11 @@ func TestPlanRoutingFeatures(t *testing.T) {
 			}
 		}
 		assert.Equal(t, []string{"aws_dynamodb_table.fleet[0]"}, fleetTables, "one fleet table for both")
-		assert.Equal(t, withActions(thingActions, fleetActions), policyActions(policy))
+		assert.Equal(t, withActions(thingActions, fleetActions, stormActions), policyActions(policy))
+		members := statementBySid(policy, "StormMembers")
+		require.NotNil(t, members, "the storm members' status")
+		assert.Equal(t, stormActions, sortedStrings(members["actions"].([]any)))
+		assert.Regexp(t, `:table/`+name+`-table$`, members["resources"].([]any)[0], "the status table only")
 		assert.JSONEq(t, `{"threshold": 50, "window_seconds": 120, "group_by": "thing_group"}`, environment["STORM_DIGEST"])
 	})
 

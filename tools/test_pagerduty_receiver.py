@@ -65,7 +65,7 @@ class ReceiverTest(unittest.TestCase):
     def start(self, rate_per_minute: int, seed: int | None) -> None:
         receiver = pagerduty_receiver.Receiver(rate_per_minute, seed, clock=self.clock)
         server = pagerduty_receiver.make_server(receiver, 0)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         self.addCleanup(server.server_close)
         self.addCleanup(server.shutdown)
@@ -323,7 +323,7 @@ class AlertTest(ReceiverTest):
             ("resolve", "never", KEY), ("acknowledge", "never", KEY),
             ("resolve", "closed", KEY), ("resolve", "elsewhere", OTHER_KEY)])
         reasons = [d["reason"] for d in state["dropped"]]
-        self.assertIn("never triggered", reasons[0])
+        self.assertIn("no alert was ever triggered", reasons[0])
         self.assertIn("is resolved", reasons[2])
         self.assertIn("another routing_key", reasons[3])
         self.assertEqual(state["dropped"][0]["body"], follow_up("resolve", "never"))

@@ -285,6 +285,7 @@ async fn a_group_dropping_at_once_is_one_storm_and_its_return_one_restore() {
             started_by: "test".into(),
             ended_at: None,
             ended_by: None,
+            end_reason: None,
         })
         .await
         .unwrap();

@@ -1,7 +1,8 @@
 """Patches to moto 5.2.5 (pinned in requirements.txt), and the order they are applied in.
 
-Eight gaps of moto itself, each with a test in tools/test_emulator.py (the seventh in
-tools/test_names.py, the eighth in tools/test_thing_registry.py):
+Eleven gaps of moto itself, each with a test in tools/test_emulator.py (the seventh in
+tools/test_names.py, the eighth in tools/test_thing_registry.py, the last three in
+tools/test_event_targets.py):
 
 1. IoT tagging. ListTagsForResource / TagResource / UntagResource are not implemented,
    and the AWS provider retries the resulting error forever on aws_iot_topic_rule.
@@ -27,6 +28,13 @@ tools/test_names.py, the eighth in tools/test_thing_registry.py):
    name that fails on AWS passed here. name_limits.py refuses them as AWS does.
 8. The thing registry. ListThingGroupsForThing did not page, DeleteThing left the thing
    in its groups and UpdateThing kept version 1; thing_registry.py answers as AWS IoT.
+9. Target input. moto ignored Input and InputPath, rendered InputTransformer templates
+   wrongly (a PutEvents 500 for `{"id": <id>}`) and accepted any PutTargets;
+   input_transformer.py builds and validates a target's input as EventBridge does.
+10. SNS targets. A rule with an SNS target failed PutEvents with a 500; event_targets.py
+   publishes to the topic when its policy (and its KMS key) lets EventBridge.
+11. SNS to SQS. moto delivered raw when RawMessageDelivery was "false" and to any queue;
+   sns_delivery.py sends as SNS does, when the queue policy lets SNS.
 
 `apply_all` adds what runs the deployed pipeline: IAM enforcement for execution roles
 (iam.py), the Lambda runner and asynchronous invocation (lambda_api.py), the IoT rules
@@ -50,7 +58,7 @@ from moto.iot.responses import IoTResponse
 from moto.sqs.models import Queue
 from moto.utilities.tagging_service import TaggingService
 
-from . import name_limits, thing_registry
+from . import event_targets, input_transformer, name_limits, sns_delivery, thing_registry
 
 
 def _iot_tagger(backend: IoTBackend) -> TaggingService:
@@ -231,6 +239,9 @@ def apply_patches() -> None:
     patch_sqs_redrive_policy_format()
     name_limits.patch()
     thing_registry.patch()
+    input_transformer.patch()
+    event_targets.patch()  # before schedules.patch, which wraps it
+    sns_delivery.patch()
 
 
 def apply_all(endpoint_url: str):

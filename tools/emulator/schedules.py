@@ -17,13 +17,13 @@ see `rate(1 minute)` fire every few seconds. Scaled, a firing is skipped while a
 still runs as many invocations of the schedule as the unscaled period allows (the
 function's timeout over the period, at least one): the scale shortens the wait between
 firings, not the invocations, and without this a one-minute pass of a `rate(1 minute)`
-schedule at scale 0.05 would run twenty at once, where AWS runs one or two. Cron expressions, `InputPath`,
-`InputTransformer`, target retry policies and dead-letter queues are not emulated.
+schedule at scale 0.05 would run twenty at once, where AWS runs one or two. A target's
+`Input`, `InputPath` or `InputTransformer` is applied as input_transformer.py does. Cron
+expressions, target retry policies and dead-letter queues are not emulated.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -38,7 +38,7 @@ import copy
 from moto.awslambda.models import lambda_backends
 from moto.events.models import Rule, events_backends
 
-from . import iam
+from . import iam, input_transformer
 
 log = logging.getLogger("emulator.schedules")
 
@@ -128,11 +128,12 @@ class Scheduler:
                 log.warning("%s: target %s of a schedule is not emulated (only Lambda targets run)", rule.arn, target.get("Arn"))
 
     def deliver(self, rule, target: dict, event: dict) -> None:
-        """One event to one Lambda target of `rule`."""
-        if "InputPath" in target or "InputTransformer" in target:
-            log.warning("%s: target %s: InputPath and InputTransformer are not emulated", rule.arn, target.get("Id"))
+        """One event to one Lambda target of `rule`, with its input as input_transformer.py builds it."""
+        try:
+            payload = input_transformer.payload(target, event, rule.arn, rule.name)
+        except input_transformer.TransformError as error:
+            log.error("%s: FailedInvocations: target %s: %s", rule.arn, target.get("Id"), error)
             return
-        payload = target["Input"] if target.get("Input") else json.dumps(event, default=str)
         why = self._invoke(rule, target, payload.encode())
         if why:
             log.error("%s: FailedInvocations: %s", rule.arn, why)

@@ -18,6 +18,7 @@ use crate::shared::Item;
 
 pub const MAINTENANCE: &str = "maintenance";
 const HEAD: &str = "#";
+const STORM: &str = "storm#";
 const MEMBER: &str = "member#";
 /// Ended or expired windows are kept this long for their audit trail, then expire.
 const WINDOW_RETENTION_SECONDS: i64 = 90 * 86_400;
@@ -35,6 +36,7 @@ mod attr {
     pub const STARTED_BY: &str = "StartedBy";
     pub const ENDED_AT: &str = "EndedAt";
     pub const ENDED_BY: &str = "EndedBy";
+    pub const END_REASON: &str = "EndReason";
     // Storm heads and members.
     pub const STATE: &str = "State";
     pub const STORM_ID: &str = "StormId";
@@ -47,6 +49,13 @@ mod attr {
     pub const DETAIL: &str = "Detail";
     pub const DOWN_AT: &str = "DownAt";
     pub const CLIENT_ID: &str = "ClientId";
+}
+
+/// Which member a removal means.
+#[derive(Debug, Clone, Copy)]
+pub enum Which {
+    Recorded(i64),
+    Before(i64),
 }
 
 /// A group's head as stored, with the pending announcement's detail to put again.
@@ -182,14 +191,29 @@ impl FleetStore {
     }
 
     /// Ends window `id` now, by `who`; false if there is no such window in force.
-    pub async fn end_window(&self, id: &str, who: &str, at: i64) -> Result<bool, StoreError> {
-        let update = self
+    pub async fn end_window(
+        &self,
+        id: &str,
+        who: &str,
+        reason: Option<&str>,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::PK, s(MAINTENANCE))
             .key(attr::SK, s(id))
-            .update_expression("SET #ended = :at, #by = :who")
+            .expression_attribute_names("#expires", attr::EXPIRES_AT)
+            .expression_attribute_values(":expires", number(at / 1000 + WINDOW_RETENTION_SECONDS));
+        update = match reason {
+            Some(reason) => update
+                .update_expression("SET #ended = :at, #by = :who, #expires = :expires, #why = :why")
+                .expression_attribute_names("#why", attr::END_REASON)
+                .expression_attribute_values(":why", s(reason)),
+            None => update.update_expression("SET #ended = :at, #by = :who, #expires = :expires"),
+        };
+        let update = update
             .condition_expression(
                 "attribute_exists(#sk) AND attribute_not_exists(#ended) AND #until > :at",
             )
@@ -227,28 +251,33 @@ impl FleetStore {
             }))
     }
 
-    /// Every group that has a head, read page by page (the table holds only windows,
-    /// heads and the members of groups with devices down).
-    pub async fn heads(&self) -> Result<Vec<StoredHead>, StoreError> {
-        let mut heads = Vec::new();
+    /// Every storm group with a head or a member, as `(key, group)`, read page by page
+    /// (the table holds only windows, heads and the members of groups with devices down).
+    pub async fn groups(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut groups = std::collections::BTreeMap::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let page = self
                 .client
                 .scan()
                 .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("#sk = :head")
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_values(":head", s(HEAD))
+                .filter_expression("begins_with(#pk, :storm)")
+                .projection_expression("#pk, #group")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#group", attr::GROUP)
+                .expression_attribute_values(":storm", s(STORM))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|err| self.error("Scan", "storm heads", err))?;
-            heads.extend(page.items().iter().map(head_of));
+                .map_err(|err| self.error("Scan", "storm groups", err))?;
+            for item in page.items() {
+                if let (Some(key), Some(group)) = (text(item, attr::PK), text(item, attr::GROUP)) {
+                    groups.insert(key, group);
+                }
+            }
             match page.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(heads),
+                _ => return Ok(groups.into_iter().collect()),
             }
         }
     }
@@ -312,28 +341,24 @@ impl FleetStore {
         conditional(put.map(|_| ()), |err| self.error("PutItem", client_id, err)).map(|_| ())
     }
 
-    /// Removes `client_id` from group `key` (its return was announced, or it is gone);
-    /// with `down_at`, only the member recorded then (a stale one the reconciler found).
-    pub async fn leave(
-        &self,
-        key: &str,
-        client_id: &str,
-        down_at: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let mut delete = self
+    /// Removes `client_id` from group `key`: the member recorded at `Recorded(down_at)`
+    /// (a stale one the reconciler found), or one recorded `Before(t)` (a return read at
+    /// `t` takes out no later disconnect's member).
+    pub async fn leave(&self, key: &str, client_id: &str, which: Which) -> Result<(), StoreError> {
+        let (condition, at) = match which {
+            Which::Recorded(down_at) => ("attribute_exists(#sk) AND #down = :down", down_at),
+            Which::Before(t) => ("attribute_exists(#sk) AND #down < :down", t),
+        };
+        let delete = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key(attr::PK, s(key))
             .key(attr::SK, s(&format!("{MEMBER}{client_id}")))
-            .expression_attribute_names("#sk", attr::SK);
-        delete = match down_at {
-            Some(down_at) => delete
-                .condition_expression("attribute_exists(#sk) AND #down = :down")
-                .expression_attribute_names("#down", attr::DOWN_AT)
-                .expression_attribute_values(":down", number(down_at)),
-            None => delete.condition_expression("attribute_exists(#sk)"),
-        };
+            .condition_expression(condition)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_names("#down", attr::DOWN_AT)
+            .expression_attribute_values(":down", number(at));
         conditional(delete.send().await.map(|_| ()), |err| {
             self.error("DeleteItem", client_id, err)
         })
@@ -503,6 +528,7 @@ fn window_of(item: &Item) -> Option<Window> {
         started_by: text(item, attr::STARTED_BY).unwrap_or_default(),
         ended_at: number_attr(item, attr::ENDED_AT),
         ended_by: text(item, attr::ENDED_BY),
+        end_reason: text(item, attr::END_REASON),
     })
 }
 

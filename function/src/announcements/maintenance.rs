@@ -26,6 +26,8 @@ pub struct Window {
     /// Set when an operator ended it early.
     pub ended_at: Option<i64>,
     pub ended_by: Option<String>,
+    /// Why it was ended early.
+    pub end_reason: Option<String>,
 }
 
 impl Window {
@@ -83,6 +85,7 @@ mod tests {
             started_by: "arn:aws:iam::1:user/ops".into(),
             ended_at: None,
             ended_by: None,
+            end_reason: None,
         }
     }
 

@@ -3,7 +3,8 @@
 //! requests a second per account, shared with everything else the account does.
 //!
 //! So a lookup is cached (five minutes), paced (at most [`RegistryConfig::lookups_per_second`]
-//! per process, each two calls), paused after throttling, and bounded in time
+//! per notifier instance, each two calls: with the handful of instances a deployment runs at
+//! once, under the account's quotas), not retried, paused after throttling, and bounded in time
 //! ([`RegistryConfig::deadline`]): an announcement is never held longer for its context;
 //! the caller puts it with the context it already has, or without.
 
@@ -20,6 +21,8 @@ use crate::announcements::thing::{Context, Thing};
 const CACHE_TTL: Duration = Duration::from_secs(300);
 /// Calls made after the registry throttled one wait this long first.
 const THROTTLE_PAUSE: Duration = Duration::from_secs(2);
+/// Answers kept at most; past it, the expired ones are dropped, then all if need be.
+const CACHE_ENTRIES: usize = 50_000;
 /// Groups read per ListThingGroupsForThing page (the API's maximum is 250).
 const GROUPS_PAGE: i32 = 250;
 
@@ -34,7 +37,7 @@ impl Default for RegistryConfig {
     fn default() -> Self {
         Self {
             deadline: Duration::from_secs(2),
-            lookups_per_second: 20,
+            lookups_per_second: 10,
         }
     }
 }
@@ -52,6 +55,9 @@ impl Registry {
     pub fn new(aws: &aws_config::SdkConfig, config: RegistryConfig) -> Self {
         let client = aws_sdk_iot::Client::from_conf(
             aws_sdk_iot::config::Builder::from(aws)
+                // No retries inside a lookup: a throttled call pauses the pace instead,
+                // and the announcement goes out with the context it has.
+                .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
                 .timeout_config(
                     aws_config::timeout::TimeoutConfig::builder()
                         .operation_timeout(config.deadline)
@@ -108,10 +114,14 @@ impl Registry {
                 return Context::Unavailable { name: name.into() };
             }
         };
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .insert(name.to_owned(), (Instant::now(), context.clone()));
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= CACHE_ENTRIES {
+            cache.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert(name.to_owned(), (Instant::now(), context.clone()));
         context
     }
 

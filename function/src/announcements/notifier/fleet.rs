@@ -14,14 +14,15 @@ use tracing::{error, info, warn};
 use super::put::Put;
 use super::{Notifier, NotifierError};
 use crate::announcements::detail::text;
-use crate::announcements::fleet_store::StoredHead;
+use crate::announcements::fleet_store::{StoredHead, Which};
 use crate::announcements::maintenance::{applying, Window};
 use crate::announcements::store::attr;
 use crate::announcements::storm::Member;
 use crate::announcements::storm::{decide, group_key, stale, FleetAnnouncement, StormVerdict};
 use crate::announcements::thing::{thing_name, Context};
 use crate::presence::store::{Item, StoreError};
-use crate::shared::time::now_ms;
+use crate::shared::dynamodb::number_attr;
+use crate::shared::time::{now_ms, since_epoch};
 
 /// Windows read from the fleet table are used for this long.
 const WINDOWS_TTL: Duration = Duration::from_secs(10);
@@ -31,6 +32,9 @@ const WINDOWS_TTL: Duration = Duration::from_secs(10);
 pub(super) struct Enrichment {
     pub(super) context: Option<Context>,
     pub(super) maintenance: Option<Window>,
+    /// Wall-clock ms just before the look read the item: a return takes out of its storm
+    /// only a member recorded before then, never a later disconnect's.
+    pub(super) read_at: i64,
 }
 
 impl Enrichment {
@@ -54,11 +58,9 @@ pub(super) type WindowsCache = tokio::sync::Mutex<Option<(Instant, Arc<Vec<Windo
 impl Notifier {
     /// The context and window of a device whose announcement is due or waits out its
     /// grace: nothing is read for a device that owes none.
-    pub(super) async fn enrich(
-        &self,
-        client_id: &str,
-        item: &Item,
-    ) -> Result<Enrichment, NotifierError> {
+    /// A window covers the device if it applies now or applied when it went down. The
+    /// fleet table failing to answer leaves the announcement unmarked rather than unsaid.
+    pub(super) async fn enrich(&self, client_id: &str, item: &Item, read_at: i64) -> Enrichment {
         let context = match &self.registry {
             Some(registry) => {
                 let name = text(item, attr::THING_NAME);
@@ -74,23 +76,31 @@ impl Notifier {
             None => None,
         };
         let maintenance = match &self.fleet {
-            Some(_) => {
-                let windows = self.windows().await?;
-                let no_context = Context::NoThing;
-                applying(
-                    &windows,
-                    client_id,
-                    context.as_ref().unwrap_or(&no_context),
-                    now_ms(),
-                )
-                .cloned()
-            }
+            Some(_) => match self.windows().await {
+                Ok(windows) => {
+                    let no_context = Context::NoThing;
+                    let context = context.as_ref().unwrap_or(&no_context);
+                    let went_down = (text(item, attr::STATUS).as_deref() == Some("Disconnected"))
+                        .then(|| number_attr::<i64>(item, attr::DISCONNECT_TIME))
+                        .flatten();
+                    [Some(now_ms()), went_down]
+                        .into_iter()
+                        .flatten()
+                        .find_map(|at| applying(&windows, client_id, context, at))
+                        .cloned()
+                }
+                Err(err) => {
+                    error!(error = %err, clientId = client_id, "maintenance windows not read: announced unmarked");
+                    None
+                }
+            },
             None => None,
         };
-        Ok(Enrichment {
+        Enrichment {
             context,
             maintenance,
-        })
+            read_at,
+        }
     }
 
     async fn windows(&self) -> Result<Arc<Vec<Window>>, NotifierError> {
@@ -126,37 +136,45 @@ impl Notifier {
     /// Before a device's Disconnected is claimed: it joins its group, and if that group's
     /// storm is open (or this disconnect opens it), the storm's id. A device in maintenance
     /// counts in no storm.
+    /// The fleet table failing leaves the device announced on its own (no `stormId`):
+    /// paged alone rather than not at all; the reconciler's pass counts it if it joined.
     pub(super) async fn storm_of_disconnect(
         &self,
         client_id: &str,
         enrichment: &Enrichment,
-    ) -> Result<Option<String>, NotifierError> {
+    ) -> Option<String> {
         if enrichment.maintenance.is_some() {
-            return Ok(None);
+            return None;
         }
         let (Some((key, group)), Some(fleet)) = (self.storm_group(enrichment), &self.fleet) else {
-            return Ok(None);
+            return None;
         };
-        fleet.join(&key, &group, client_id, now_ms()).await?;
-        let stored = fleet.head(&key).await?;
-        if let Some(storm_id) = open_storm(&stored) {
-            return Ok(Some(storm_id));
-        }
-        self.settle_group(&key, &group, stored, false).await?;
-        Ok(open_storm(&fleet.head(&key).await?))
+        let storm = async {
+            fleet.join(&key, &group, client_id, now_ms()).await?;
+            if let Some(storm_id) = open_storm(&fleet.head(&key).await?) {
+                return Ok(Some(storm_id));
+            }
+            self.settle_group(&key, &group, false).await?;
+            Ok::<_, NotifierError>(open_storm(&fleet.head(&key).await?))
+        };
+        storm.await.unwrap_or_else(|err| {
+            error!(error = %err, clientId = client_id, group, "storm not read: announced on its own");
+            None
+        })
     }
 
     /// Before a device's Connected is claimed: it leaves its group's storm. (A storm is
     /// announced Restored by the reconciler's pass, which counts what is left.)
-    pub(super) async fn storm_of_return(
-        &self,
-        client_id: &str,
-        enrichment: &Enrichment,
-    ) -> Result<(), NotifierError> {
-        if let (Some((key, _)), Some(fleet)) = (self.storm_group(enrichment), &self.fleet) {
-            fleet.leave(&key, client_id, None).await?;
+    /// A failure leaves the member to the reconciler's pass, which finds the device back.
+    pub(super) async fn storm_of_return(&self, client_id: &str, enrichment: &Enrichment) {
+        if let (Some((key, group)), Some(fleet)) = (self.storm_group(enrichment), &self.fleet) {
+            if let Err(err) = fleet
+                .leave(&key, client_id, Which::Before(enrichment.read_at))
+                .await
+            {
+                warn!(error = %err, clientId = client_id, group, "not taken out of its storm group: left to the reconciler");
+            }
         }
-        Ok(())
     }
 
     /// A removed item's member, found by the group its last announcement's thing names.
@@ -171,10 +189,9 @@ impl Notifier {
         let enrichment = Enrichment {
             context: Some(context),
             maintenance: None,
+            read_at: now_ms(),
         };
-        if let Err(err) = self.storm_of_return(client_id, &enrichment).await {
-            warn!(error = %err, clientId = client_id, "removed device not taken out of its storm group");
-        }
+        self.storm_of_return(client_id, &enrichment).await;
     }
 
     /// The reconciler's pass over storm groups: each group's pending fleet announcement is
@@ -184,19 +201,24 @@ impl Notifier {
         let (Some(_), Some(fleet)) = (&self.config.storm, &self.fleet) else {
             return;
         };
-        let heads = match fleet.heads().await {
-            Ok(heads) => heads,
+        let mut groups = match fleet.groups().await {
+            Ok(groups) => groups,
             Err(err) => {
                 error!(error = %err, "storm groups not read");
                 return;
             }
         };
-        for stored in heads {
+        // Each pass starts at another group, so one that runs out of time is not always
+        // the same.
+        if !groups.is_empty() {
+            let first = since_epoch().subsec_nanos() as usize % groups.len();
+            groups.rotate_left(first);
+        }
+        for (key, group) in groups {
             if Instant::now() >= stop_at {
                 break;
             }
-            let (key, group) = (stored.key.clone(), stored.group.clone());
-            if let Err(err) = self.settle_group(&key, &group, stored, true).await {
+            if let Err(err) = self.settle_group(&key, &group, true).await {
                 error!(error = %err, group, "storm group not settled");
             }
         }
@@ -204,17 +226,20 @@ impl Notifier {
 
     /// Decides a group from its head and members, and does what the verdict asks. With
     /// `verify` (the reconciler's pass), members whose device is back or gone leave first.
+    ///
+    /// `now` is taken before the head is read: a storm opened after that read starts no
+    /// earlier than `now` less the window, so the members found stale here are none of its.
     async fn settle_group(
         &self,
         key: &str,
         group: &str,
-        stored: StoredHead,
         verify: bool,
     ) -> Result<(), NotifierError> {
         let storm = self.config.storm.as_ref().expect("storms are on");
         let fleet = self.fleet.as_ref().expect("storms need the fleet table");
-        let mut members = fleet.members(key).await?;
         let now = now_ms();
+        let stored = fleet.head(key).await?;
+        let mut members = fleet.members(key).await?;
         let mut leaving: Vec<Member> = stale(storm, &stored.head, &members, now)
             .into_iter()
             .cloned()
@@ -224,7 +249,7 @@ impl Notifier {
         }
         for member in &leaving {
             fleet
-                .leave(key, &member.client_id, Some(member.down_at))
+                .leave(key, &member.client_id, Which::Recorded(member.down_at))
                 .await?;
         }
         members.retain(|m| !leaving.contains(m));
@@ -238,6 +263,8 @@ impl Notifier {
             }
             StormVerdict::ClaimedElsewhere => Ok(()),
             StormVerdict::ResumePending => {
+                // The fence counts from before the claim's write, as a device look's does.
+                let claimed_at = Instant::now();
                 if !fleet.resume(key, stored.head.claimed_at, &token).await? {
                     return Ok(());
                 }
@@ -252,10 +279,11 @@ impl Notifier {
                 } else {
                     crate::announcements::storm::RESTORED
                 };
-                self.put_fleet(key, group, detail, detail_type, &token)
+                self.put_fleet(key, group, detail, detail_type, &token, claimed_at)
                     .await
             }
             StormVerdict::Announce(announcement) => {
+                let claimed_at = Instant::now();
                 if !fleet
                     .claim(key, group, &stored.head, &announcement, &token)
                     .await?
@@ -270,6 +298,7 @@ impl Notifier {
                     detail.to_string(),
                     announcement.detail_type(),
                     &token,
+                    claimed_at,
                 )
                 .await
             }
@@ -372,6 +401,7 @@ impl Notifier {
         detail: String,
         detail_type: &'static str,
         token: &str,
+        claimed_at: Instant,
     ) -> Result<(), NotifierError> {
         let fleet = self.fleet.as_ref().expect("storms need the fleet table");
         let put = Put {
@@ -384,7 +414,7 @@ impl Notifier {
             detail,
             detail_type,
             settle: None,
-            claimed_at: Instant::now(),
+            claimed_at,
         };
         let result = self
             .put_batch(std::slice::from_ref(&put), true)

@@ -121,6 +121,7 @@ impl Notifier {
         let token = claim_token();
         let mut unsure: Option<Unsure> = None;
         for _ in 0..MAX_ATTEMPTS {
+            let read_at = now_ms();
             let item = match self.store.get(client_id).await {
                 Ok(Some(item)) => item,
                 Ok(None) => return Ok(Prepared::Done(Outcome::Gone)),
@@ -141,15 +142,7 @@ impl Notifier {
             if matches!(verdict, Verdict::Announce(_) | Verdict::WaitUntil { .. })
                 && (self.registry.is_some() || self.fleet.is_some())
             {
-                enrichment = match self.enrich(client_id, &item).await {
-                    Ok(enrichment) => enrichment,
-                    Err(error) => {
-                        if let Some(lost) = unsure.take() {
-                            self.release_unsure(client_id, &lost.event_id, &token).await;
-                        }
-                        return Err(error);
-                    }
-                };
+                enrichment = self.enrich(client_id, &item, read_at).await;
                 let context = enrichment.context.clone().unwrap_or(Context::NoThing);
                 let grace = grace_for(
                     &self.config.grace_overrides,
@@ -174,11 +167,19 @@ impl Notifier {
                     schedule_waits,
                     &enrichment,
                 )
-                .await?
+                .await
             {
-                Acted::Done(prepared) => return Ok(prepared),
-                Acted::Contended => {}
-                Acted::Unsure(lost) => unsure = Some(lost),
+                Ok(Acted::Done(prepared)) => return Ok(prepared),
+                Ok(Acted::Contended) => {}
+                Ok(Acted::Unsure(lost)) => unsure = Some(lost),
+                // A write failed: a claim of an earlier attempt answered by an error is
+                // freed before giving up, not left to its lease.
+                Err(error) => {
+                    if let Some(lost) = unsure.take() {
+                        self.release_unsure(client_id, &lost.event_id, &token).await;
+                    }
+                    return Err(error);
+                }
             }
         }
         let Some(Unsure { event_id, error }) = unsure else {
@@ -281,11 +282,9 @@ impl Notifier {
             }
             Verdict::Announce(transition) => {
                 let storm_id = match transition.status {
-                    Presence::Disconnected => {
-                        self.storm_of_disconnect(client_id, enrichment).await?
-                    }
+                    Presence::Disconnected => self.storm_of_disconnect(client_id, enrichment).await,
                     Presence::Connected => {
-                        self.storm_of_return(client_id, enrichment).await?;
+                        self.storm_of_return(client_id, enrichment).await;
                         None
                     }
                 };

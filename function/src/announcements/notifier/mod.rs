@@ -137,8 +137,10 @@ impl Notifier {
     pub async fn handle(&self, payload: &Value, stop_at: Instant) -> BatchResponse {
         let mut response = BatchResponse::default();
         if payload.get("source").and_then(Value::as_str) == Some("aws.events") {
-            self.reconcile(stop_at).await;
+            // Storm groups first: a few, and a mass outage's backlog of device looks
+            // would leave them no time.
             self.settle_storms(stop_at).await;
+            self.reconcile(stop_at).await;
             return response;
         }
         let Some(records) = payload.get("Records").and_then(Value::as_array) else {

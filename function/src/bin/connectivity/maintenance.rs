@@ -36,7 +36,12 @@ pub enum MaintenanceCommand {
         all: bool,
     },
     /// Ends a window now
-    End { window_id: String },
+    End {
+        window_id: String,
+        /// Why, kept with the window
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// A window lasts at most this long: one left open by mistake ends within a week.
@@ -99,6 +104,7 @@ impl Deployment {
                     started_by: self.caller().await?,
                     ended_at: None,
                     ended_by: None,
+                    end_reason: None,
                 };
                 if !store.start_window(&window).await? {
                     return Err(format!("window {} exists already: try again", window.id).into());
@@ -116,10 +122,13 @@ impl Deployment {
                 }
                 Ok(true)
             }
-            MaintenanceCommand::End { window_id } => {
+            MaintenanceCommand::End { window_id, reason } => {
                 let who = self.caller().await?;
                 let now = now_ms();
-                if !store.end_window(&window_id, &who, now).await? {
+                if !store
+                    .end_window(&window_id, &who, reason.as_deref(), now)
+                    .await?
+                {
                     return Err(format!("no window {window_id} in force (list shows them)").into());
                 }
                 let window = store
@@ -151,6 +160,7 @@ fn window_json(window: &Window) -> serde_json::Value {
         "startedBy": window.started_by,
         "endedAt": window.ended_at,
         "endedBy": window.ended_by,
+        "endReason": window.end_reason,
     })
 }
 
