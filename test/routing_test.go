@@ -174,10 +174,16 @@ func detailOf(event map[string]any) map[string]any {
 	return detail
 }
 
+// ofDetailType: the announcements of one detail-type, each once. EventBridge delivers at
+// least once (and the emulator's delivery fault, which a parallel test may turn on, repeats
+// some), so a consumer keeps one per detail.eventId, as this does.
 func ofDetailType(events []map[string]any, detailType string) []map[string]any {
 	var of []map[string]any
+	seen := map[any]bool{}
 	for _, event := range events {
-		if event["detail-type"] == detailType {
+		id := detailOf(event)["eventId"]
+		if event["detail-type"] == detailType && !seen[id] {
+			seen[id] = true
 			of = append(of, event)
 		}
 	}
