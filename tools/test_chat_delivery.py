@@ -3,10 +3,13 @@ the module's rules, whose input transformer reshapes it into an Amazon Q Develop
 applications custom notification, published to the topic and read from an SQS subscriber;
 every message must validate against schemas/chat-notification.schema.json.
 
-The rules are built from the files the module itself reads (modules/chat/notifications.json
-and modules/chat/templates/), with the topic policy the module writes (events.amazonaws.com
-may publish for these rules only). The announcements put are first validated against the
-announcements' own schemas, so they are ones the module can put.
+ChatDeliveryTest builds the rules from the files the module itself reads
+(modules/chat/notifications.json and modules/chat/templates/), with the topic policy the
+module writes (events.amazonaws.com may publish for these rules only). ModuleApplyTest
+applies the module itself with Terraform (its KMS key, key policy, topic policy and
+targets) to the emulator, puts the same announcements, and plans again: nothing changes.
+The announcements put are first validated against the announcements' own schemas, so they
+are ones the module can put.
 Run: python -m unittest discover -s tools -p 'test_*.py'  (with .tools/venv's python)
 """
 
@@ -14,6 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import unittest
 import urllib.request
 import uuid
@@ -197,6 +203,108 @@ class ChatDeliveryTest(EmulatorProcessTest):
             with self.subTest(key):
                 self.assertLessEqual(len(template(key)), 8192)
                 self.assertLessEqual(len(notification["input_paths"]), 100)
+
+
+# A stack of the module and a raw SQS subscriber, as examples/chat has them (without the
+# root module, whose function Terraform would build with cargo).
+STACK = """
+provider "aws" {
+  region = "us-east-1"
+}
+
+module "chat" {
+  source       = "%(module)s"
+  name         = "%(name)s"
+  event_source = "%(source)s"
+}
+
+resource "aws_sqs_queue" "notifications" {
+  name                    = "%(name)s-chat-notifications"
+  sqs_managed_sse_enabled = true
+}
+
+data "aws_iam_policy_document" "notifications" {
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.notifications.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [module.chat.topic_arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "notifications" {
+  queue_url = aws_sqs_queue.notifications.id
+  policy    = data.aws_iam_policy_document.notifications.json
+}
+
+resource "aws_sns_topic_subscription" "notifications" {
+  topic_arn            = module.chat.topic_arn
+  protocol             = "sqs"
+  endpoint             = aws_sqs_queue.notifications.arn
+  raw_message_delivery = true
+  depends_on           = [aws_sqs_queue_policy.notifications]
+}
+
+output "queue_url" {
+  value = aws_sqs_queue.notifications.url
+}
+"""
+
+
+class ModuleApplyTest(EmulatorProcessTest):
+    """modules/chat as Terraform deploys it, on the emulator (needs terraform, as the test
+    command has it after scripts/setup.sh; skipped without it, failed without it in CI)."""
+
+    log_name = "chat-apply"
+
+    def terraform(self, directory: str, *args: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID="testing",
+                   AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
+        env.pop("AWS_PROFILE", None)
+        env.pop("AWS_SESSION_TOKEN", None)
+        return subprocess.run(["terraform", f"-chdir={directory}", *args, "-no-color"],
+                              env=env, capture_output=True, text=True, timeout=600)
+
+    def test_the_module_applied_delivers_every_notification_and_plans_no_change(self) -> None:
+        if shutil.which("terraform") is None:
+            if os.environ.get("CI"):
+                self.fail("terraform is not on PATH (source scripts/setup.sh)")
+            self.skipTest("terraform is not on PATH (source scripts/setup.sh)")
+        directory = tempfile.mkdtemp(prefix="chat-apply-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        with open(os.path.join(directory, "main.tf"), "w") as file:
+            file.write(STACK % {"module": CHAT, "name": f"chat{uuid.uuid4().hex[:6]}", "source": SOURCE})
+        for args in (("init", "-input=false"), ("apply", "-auto-approve", "-input=false")):
+            result = self.terraform(directory, *args)
+            self.assertEqual(result.returncode, 0, result.stdout[-3000:] + result.stderr[-3000:])
+        queue_url = self.terraform(directory, "output", "-raw", "queue_url").stdout.strip()
+        plan = self.terraform(directory, "plan", "-detailed-exitcode", "-input=false")
+        self.assertEqual(plan.returncode, 0, "a second plan changes nothing:\n" + plan.stdout[-3000:] + plan.stderr[-3000:])
+
+        chat, events = _schema("chat-notification.schema.json"), self.session.client("events", endpoint_url=self.endpoint)
+        for detail_type, detail, _, _ in CASES:
+            answer = events.put_events(Entries=[{"Source": SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail)}])
+            self.assertEqual(answer["FailedEntryCount"], 0)
+        with urllib.request.urlopen(f"{self.endpoint}/_emulator/drain?timeout=60") as response:
+            self.assertTrue(json.loads(response.read())["idle"])
+        sqs, received = self.session.client("sqs", endpoint_url=self.endpoint), []
+        while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.assertEqual(len(received), len(CASES), "one notification per announcement, through the module's own permissions")
+        titles = [message["content"]["title"] for message in received]
+        for _, _, _, title in CASES:
+            self.assertTrue(any(title in shown for shown in titles), f"{title!r} in {titles}")
+        for message in received:
+            self.assertEqual([error.message for error in chat.iter_errors(message)], [], json.dumps(message))
 
 
 if __name__ == "__main__":
