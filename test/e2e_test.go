@@ -45,9 +45,13 @@ func TestCompleteExample(t *testing.T) {
 	root := copyRepo(t)
 	options := terraform.WithDefaultRetryableErrors(t, &terraform.Options{
 		TerraformDir: filepath.Join(root, "examples", "complete"),
-		Vars:         map[string]any{"name": name, "region": cfg.Region, "disconnect_grace_period_seconds": gracePeriodSeconds},
-		EnvVars:      terraformEnv(t),
-		NoColor:      true,
+		Vars: map[string]any{
+			"name": name, "region": cfg.Region, "disconnect_grace_period_seconds": gracePeriodSeconds,
+			// The soak's outage is a storm of the fleet.
+			"storm_digest": map[string]any{"threshold": soakStormThreshold, "window_seconds": 300, "group_by": "fleet"},
+		},
+		EnvVars: terraformEnv(t),
+		NoColor: true,
 	})
 
 	out := map[string]string{}
@@ -577,6 +581,9 @@ func redrive(t *testing.T, cfg aws.Config, queueURL, table string) {
 }
 
 const gracePeriodSeconds = 3
+
+// soakStormThreshold: the complete example's storm threshold in the tests.
+const soakStormThreshold = 10
 
 // assertAnnouncements drives three devices through the pipeline and reads what the
 // example's EventBridge rule delivered to its queue: a flap within the grace period

@@ -193,6 +193,7 @@ func assertAnnouncementsUnderFaults(t *testing.T, cfg aws.Config, where, deploym
 	}
 	connected := connectedItems(t, cfg, table)
 	waitForConnectedDevices(t, cfg, deployment, len(connected))
+	assertStormsUnderFaults(t, cfg, out, received)
 
 	injected, byKind := map[string]int{}, map[string]int{}
 	if faulted {
@@ -258,4 +259,71 @@ func publishAll(t *testing.T, cfg aws.Config, where, functionName string, events
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// assertStormsUnderFaults: the soak's outage is a storm of the fleet (storm_digest by
+// fleet, a threshold of soakStormThreshold): through the same faults, the fleet
+// announcements alternate Degraded, Restored in sequence order, a Restored closes its
+// Degraded's storm, and every stormId a device announcement named was announced Degraded.
+func assertStormsUnderFaults(t *testing.T, cfg aws.Config, out map[string]string, received map[string][]map[string]any) {
+	t.Helper()
+	named := map[string]bool{}
+	disconnects := map[string]bool{}
+	for _, details := range received {
+		for _, detail := range details {
+			if detail["status"] == "Disconnected" {
+				disconnects[detail["eventId"].(string)] = true
+			}
+			if id, ok := detail["stormId"].(string); ok {
+				named[id] = true
+			}
+		}
+	}
+	// A pass or two for a Degraded released by the outage to be put again.
+	var fleet []map[string]any
+	deadline := time.Now().Add(30 * time.Second)
+	degraded := map[string]bool{}
+	for {
+		fleet = append(fleet, takeMessages(t, cfg, out["fleet_events_queue_url"])...)
+		for _, event := range ofDetailType(fleet, "Fleet Connectivity Degraded") {
+			degraded[detailOf(event)["stormId"].(string)] = true
+		}
+		missing := 0
+		for id := range named {
+			if !degraded[id] {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	for id := range named {
+		assert.True(t, degraded[id], "a device announcement names storm %s, never announced Degraded", id)
+	}
+	if len(disconnects) >= soakStormThreshold {
+		assert.NotEmpty(t, degraded, "%d Device Disconnected within the soak, no storm", len(disconnects))
+	}
+	// Per group (one: the fleet), in sequence order, Degraded and Restored alternate.
+	byGroup := map[string][]map[string]any{}
+	for _, detailType := range []string{"Fleet Connectivity Degraded", "Fleet Connectivity Restored"} {
+		for _, event := range ofDetailType(fleet, detailType) {
+			detail := detailOf(event)
+			detail["type"] = detailType
+			byGroup[detail["group"].(string)] = append(byGroup[detail["group"].(string)], detail)
+		}
+	}
+	for group, details := range byGroup {
+		sort.Slice(details, func(i, j int) bool { return details[i]["sequence"].(float64) < details[j]["sequence"].(float64) })
+		for i, detail := range details {
+			want := "Fleet Connectivity Degraded"
+			if i%2 == 1 {
+				want = "Fleet Connectivity Restored"
+				assert.Equal(t, details[i-1]["stormId"], detail["stormId"], "%s: a Restored closes its storm", group)
+			}
+			assert.Equal(t, want, detail["type"], "%s: fleet announcements alternate by sequence", group)
+		}
+	}
+	t.Logf("soak: %d storm(s) announced Degraded, %d fleet announcements, %d storm(s) named by devices", len(degraded), len(fleet), len(named))
 }

@@ -30,6 +30,9 @@ module "device_connectivity" {
   history_enabled                 = true
   events_enabled                  = true
   disconnect_grace_period_seconds = var.disconnect_grace_period_seconds
+  # A mass outage is one Fleet Connectivity Degraded (and its end one Restored), and its
+  # devices' Device Disconnected name the storm (detail.stormId): page the storm once.
+  storm_digest = var.storm_digest
 
   status_index_shards              = 64
   metrics_enabled                  = true
@@ -86,6 +89,48 @@ resource "aws_sqs_queue_policy" "events" {
 resource "aws_cloudwatch_event_target" "events_queue" {
   rule = aws_cloudwatch_event_rule.connectivity.name
   arn  = aws_sqs_queue.events.arn
+}
+
+# Storms, on a queue of their own: one Fleet Connectivity Degraded per mass outage, one
+# Restored when it ends. Page the storm, and leave out the Device Disconnected that name it.
+resource "aws_cloudwatch_event_rule" "fleet" {
+  name        = "${var.name}-connectivity-fleet-events"
+  description = "Fleet Connectivity Degraded and Restored announcements"
+  event_pattern = jsonencode({
+    source        = [module.device_connectivity.event_source]
+    "detail-type" = ["Fleet Connectivity Degraded", "Fleet Connectivity Restored"]
+  })
+}
+
+resource "aws_sqs_queue" "fleet_events" {
+  name                    = "${var.name}-connectivity-fleet-events"
+  sqs_managed_sse_enabled = true
+}
+
+data "aws_iam_policy_document" "fleet_events_queue" {
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.fleet_events.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.fleet.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "fleet_events" {
+  queue_url = aws_sqs_queue.fleet_events.id
+  policy    = data.aws_iam_policy_document.fleet_events_queue.json
+}
+
+resource "aws_cloudwatch_event_target" "fleet_events_queue" {
+  rule = aws_cloudwatch_event_rule.fleet.name
+  arn  = aws_sqs_queue.fleet_events.arn
 }
 
 # A consumer that orders what it receives. EventBridge delivers in no order and at least

@@ -78,6 +78,11 @@ output "event_source" {
   value       = module.device_connectivity.event_source
 }
 
+output "fleet_events_queue_url" {
+  description = "Queue receiving every Fleet Connectivity Degraded and Restored."
+  value       = aws_sqs_queue.fleet_events.url
+}
+
 output "events_queue_url" {
   description = "Queue receiving every announcement through the EventBridge rule."
   value       = aws_sqs_queue.events.url

@@ -28,3 +28,13 @@ variable "disconnect_grace_period_seconds" {
   default     = 60
 }
 
+
+variable "storm_digest" {
+  description = "A mass outage: at least threshold devices of the fleet announced Disconnected within window_seconds (the module's input of the same name; null: off)."
+  type = object({
+    threshold      = number
+    window_seconds = number
+    group_by       = string
+  })
+  default = { threshold = 100, window_seconds = 300, group_by = "fleet" }
+}
