@@ -72,15 +72,18 @@ func TestRoutingExample(t *testing.T) {
 		}
 		return out
 	}
-	everyone := append(append(clients("a"), clients("b")...), clients("c")...)
 
-	// Everyone connects: 300 Device Connected, each with its thing.
-	deliver(t, cfg, where, function, events("connected", everyone))
-	connected := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
-		return len(ofDetailType(seen, "Device Connected")) >= len(everyone)
-	})
-	for _, event := range ofDetailType(connected, "Device Connected") {
-		assertThing(t, event)
+	// Everyone connects, a site at a time (a burst of first sightings larger than the
+	// registry pace allows in 3 s is announced without context: docs/announcements.md):
+	// 300 Device Connected, each with its thing.
+	for _, s := range []string{"a", "b", "c"} {
+		deliver(t, cfg, where, function, events("connected", clients(s)))
+		connected := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
+			return len(ofDetailType(seen, "Device Connected")) >= devicesPerSite
+		})
+		for _, event := range ofDetailType(connected, "Device Connected") {
+			assertThing(t, event)
+		}
 	}
 
 	// Site c goes into maintenance, through the operator's CLI.
@@ -163,6 +166,7 @@ func assertThing(t *testing.T, event map[string]any) {
 	detail := detailOf(event)
 	thing, ok := detail["thing"].(map[string]any)
 	require.True(t, ok, "no thing: %v", detail)
+	require.NotContains(t, thing, "unavailable", "%v", detail)
 	assert.Equal(t, detail["clientId"], thing["name"])
 	assert.Equal(t, "camera", thing["type"], "%v", thing)
 	assert.Equal(t, map[string]any{"site": thing["groups"].([]any)[0]}, thing["attributes"])

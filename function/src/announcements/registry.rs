@@ -3,8 +3,9 @@
 //! requests a second per account, shared with everything else the account does.
 //!
 //! So a lookup is cached (five minutes), paced (at most [`RegistryConfig::lookups_per_second`]
-//! per notifier instance, each two calls: with the handful of instances a deployment runs at
-//! once, under the account's quotas), not retried, paused after throttling, and bounded in time
+//! per notifier instance, each two calls), not retried, paused for 2 s whenever the registry
+//! throttles (so instances together back off to what the account's quota leaves them), and
+//! bounded in time
 //! ([`RegistryConfig::deadline`]): an announcement is never held longer for its context;
 //! the caller puts it with the context it already has, or without.
 
@@ -36,8 +37,8 @@ pub struct RegistryConfig {
 impl Default for RegistryConfig {
     fn default() -> Self {
         Self {
-            deadline: Duration::from_secs(2),
-            lookups_per_second: 10,
+            deadline: Duration::from_secs(3),
+            lookups_per_second: 50,
         }
     }
 }
