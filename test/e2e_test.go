@@ -373,6 +373,9 @@ func assertFunction(t *testing.T, cfg aws.Config, out map[string]string) {
 		"ITEM_TTL_SECONDS":     "7776000",
 		"METRICS_NAMESPACE":    "IoTDeviceConnectivity",
 		"METRICS_DEPLOYMENT":   strings.TrimSuffix(out["dynamodb_table_name"], "-DeviceConnectivity"),
+		// The example announces storms of the fleet.
+		"FLEET_TABLE_NAME": out["dynamodb_table_name"] + "-fleet",
+		"STORM_DIGEST":     fmt.Sprintf(`{"group_by":"fleet","threshold":%d,"window_seconds":300}`, soakStormThreshold),
 	}, notifier.Environment.Variables)
 
 	invoke, err := client.GetFunctionEventInvokeConfig(t.Context(), &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(out["lambda_function_name"])})

@@ -73,13 +73,16 @@ func TestRoutingExample(t *testing.T) {
 		return out
 	}
 
-	// Everyone connects, a site at a time (a burst of first sightings larger than the
-	// registry pace allows in 3 s is announced without context: docs/announcements.md):
+	// Everyone connects, 20 devices at a time, as a fleet comes online: a burst of first
+	// sightings that the registry cannot answer within 3 s is announced without context
+	// (docs/announcements.md), and the emulator answers slowly while other tiers run.
 	// 300 Device Connected, each with its thing.
-	for _, s := range []string{"a", "b", "c"} {
-		deliver(t, cfg, where, function, events("connected", clients(s)))
+	everyone := append(append(clients("a"), clients("b")...), clients("c")...)
+	for start := 0; start < len(everyone); start += 20 {
+		wave := everyone[start:min(start+20, len(everyone))]
+		deliver(t, cfg, where, function, events("connected", wave))
 		connected := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
-			return len(ofDetailType(seen, "Device Connected")) >= devicesPerSite
+			return len(ofDetailType(seen, "Device Connected")) >= len(wave)
 		})
 		for _, event := range ofDetailType(connected, "Device Connected") {
 			assertThing(t, event)
