@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestRoutingExample(t *testing.T) {
 	for start := 0; start < len(everyone); start += 20 {
 		wave := everyone[start:min(start+20, len(everyone))]
 		deliver(t, cfg, where, function, events("connected", wave))
-		connected := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
+		connected := awaitAnnouncements(t, cfg, queue, site(""), func(seen []map[string]any) bool {
 			return len(ofDetailType(seen, "Device Connected")) >= len(wave)
 		})
 		for _, event := range ofDetailType(connected, "Device Connected") {
@@ -99,14 +100,14 @@ func TestRoutingExample(t *testing.T) {
 	// Sites a and c drop whole, ten of site b too.
 	dropped := append(append(clients("a"), clients("c")...), clients("b")[:10]...)
 	deliver(t, cfg, where, function, events("disconnected", dropped))
-	down := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
+	down := awaitAnnouncements(t, cfg, queue, site(""), func(seen []map[string]any) bool {
 		return len(ofDetailType(seen, "Device Disconnected")) >= 2*devicesPerSite &&
 			len(ofDetailType(seen, "Fleet Connectivity Degraded")) >= 1
 	})
 	// Longer than the default grace and a reconcile pass (one minute, scaled by the
 	// emulator), for anything late to show.
 	time.Sleep(10 * time.Second)
-	down = append(down, takeMessages(t, cfg, queue)...)
+	down = append(down, ours(takeMessages(t, cfg, queue), site(""))...)
 
 	degraded := ofDetailType(down, "Fleet Connectivity Degraded")
 	require.Len(t, degraded, 1, "one storm, for site a: %v", degraded)
@@ -149,11 +150,11 @@ func TestRoutingExample(t *testing.T) {
 
 	// Site a returns: 100 Device Connected, then one Fleet Connectivity Restored.
 	deliver(t, cfg, where, function, events("connected", clients("a")))
-	back := awaitAnnouncements(t, cfg, queue, func(seen []map[string]any) bool {
+	back := awaitAnnouncements(t, cfg, queue, site(""), func(seen []map[string]any) bool {
 		return len(ofDetailType(seen, "Fleet Connectivity Restored")) >= 1
 	})
 	time.Sleep(5 * time.Second)
-	back = append(back, takeMessages(t, cfg, queue)...)
+	back = append(back, ours(takeMessages(t, cfg, queue), site(""))...)
 	assert.Len(t, ofDetailType(back, "Device Connected"), devicesPerSite)
 	restored := ofDetailType(back, "Fleet Connectivity Restored")
 	require.Len(t, restored, 1)
@@ -198,16 +199,31 @@ func ofDetailType(events []map[string]any, detailType string) []map[string]any {
 }
 
 // awaitAnnouncements reads the queue until done says enough arrived (two minutes at most).
-func awaitAnnouncements(t *testing.T, cfg aws.Config, queue string, done func([]map[string]any) bool) []map[string]any {
+func awaitAnnouncements(t *testing.T, cfg aws.Config, queue, prefix string, done func([]map[string]any) bool) []map[string]any {
 	t.Helper()
 	var seen []map[string]any
 	deadline := time.Now().Add(2 * time.Minute)
 	for !done(seen) {
 		require.True(t, time.Now().Before(deadline), "announcements did not arrive: %d read", len(seen))
-		seen = append(seen, takeMessages(t, cfg, queue)...)
+		seen = append(seen, ours(takeMessages(t, cfg, queue), prefix)...)
 		time.Sleep(time.Second)
 	}
 	return seen
+}
+
+// ours: the announcements of this test's devices and groups. Every deployment's topic rule
+// hears every test's lifecycle events, so the deployment announces other tests' devices too.
+func ours(events []map[string]any, prefix string) []map[string]any {
+	var kept []map[string]any
+	for _, event := range events {
+		detail := detailOf(event)
+		client, _ := detail["clientId"].(string)
+		group, _ := detail["group"].(string)
+		if strings.HasPrefix(client, prefix) || strings.HasPrefix(group, prefix) {
+			kept = append(kept, event)
+		}
+	}
+	return kept
 }
 
 // registerSites creates a thing type "camera" and, per site, a thing group of
