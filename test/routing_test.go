@@ -4,6 +4,7 @@ package test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,15 @@ const devicesPerSite = 100
 // return is one Fleet Connectivity Restored with the storm's id. Every device announcement
 // carries its thing's type, attributes and groups, and every announcement is validated
 // against schemas/ as it is read.
+//
+// On demand (ROUTING_E2E=1): beside the complete example's tests, its 300 devices through
+// two deployments (every deployment hears every test's lifecycle events) overloaded the
+// emulator on 2 cores. The test command runs the same scenario through a real Notifier in
+// function/tests/routing_emulator.rs.
 func TestRoutingExample(t *testing.T) {
+	if os.Getenv("ROUTING_E2E") == "" {
+		t.Skip("on demand: ROUTING_E2E=1 (see the comment above)")
+	}
 	t.Parallel()
 	where := target(t)
 	cfg := awsConfig(t)
