@@ -14,53 +14,6 @@ use iot_connectivity::announcements::store::{attr, snapshot_of};
 use iot_connectivity::presence::store::Store;
 use serde_json::{json, Value};
 
-/// A bus rule sending this test's announcements to a queue; the queue's URL.
-async fn announcements_queue(source: &str) -> String {
-    let name = source.replace('.', "-");
-    let config = emulator::sdk_config();
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    let queue = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    events
-        .put_rule()
-        .name(&name)
-        .event_pattern(json!({"source": [source]}).to_string())
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule(&name)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    queue
-}
-
 /// The announcements on `queue` (EventBridge events), as many as arrive within a second.
 async fn received(queue: &str) -> Vec<Value> {
     let sqs = aws_sdk_sqs::Client::new(&emulator::sdk_config());
@@ -143,7 +96,7 @@ fn far_off() -> Instant {
 #[tokio::test]
 async fn a_look_held_past_its_fence_puts_nothing_and_frees_the_claim() {
     let source = format!("test.fence.{}", std::process::id());
-    let queue = announcements_queue(&source).await;
+    let queue = emulator::announcements_queue(&source).await;
     let (table, store) = connected_device("notifier-fence").await;
     let aws = emulator::sdk_config();
 
@@ -189,7 +142,7 @@ async fn a_look_held_past_its_fence_puts_nothing_and_frees_the_claim() {
 #[tokio::test]
 async fn an_announcement_pending_from_before_sequences_is_put_with_one() {
     let source = format!("test.legacy.{}", std::process::id());
-    let queue = announcements_queue(&source).await;
+    let queue = emulator::announcements_queue(&source).await;
     let (table, store) = connected_device("notifier-legacy").await;
     let legacy = [
         (attr::ANNOUNCED_STATUS, AttributeValue::S("Connected".into())),
@@ -249,7 +202,7 @@ fn removal(old: &Value, ttl: bool) -> Value {
 #[tokio::test]
 async fn a_removed_item_last_announced_connected_gets_a_final_disconnect() {
     let source = format!("test.farewell.{}", std::process::id());
-    let queue = announcements_queue(&source).await;
+    let queue = emulator::announcements_queue(&source).await;
     let client = emulator::client();
     let table = emulator::create_table(&client, "notifier-farewell").await;
     let notifier = Notifier::new(

@@ -25,52 +25,6 @@ use serde_json::{json, Value};
 
 const PER_GROUP: usize = 8;
 
-async fn queue_for(source: &str) -> String {
-    let name = source.replace('.', "-");
-    let config = emulator::sdk_config();
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    let queue = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    events
-        .put_rule()
-        .name(&name)
-        .event_pattern(json!({"source": [source]}).to_string())
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule(&name)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    queue
-}
-
 /// Everything on the queue until it has been quiet for a second.
 async fn drain(queue: &str) -> Vec<Value> {
     let sqs = aws_sdk_sqs::Client::new(&emulator::sdk_config());
@@ -273,7 +227,7 @@ async fn a_group_dropping_at_once_is_one_storm_and_its_return_one_restore() {
     let client = emulator::client();
     let table = emulator::create_table_with_owed_index(&client, "routing").await;
     let fleet_table = emulator::create_fleet_table(&client, "routing").await;
-    let queue = queue_for(&format!("test.{prefix}")).await;
+    let queue = emulator::announcements_queue(&format!("test.{prefix}")).await;
     register_things(&prefix).await;
     FleetStore::new(client.clone(), fleet_table.clone())
         .start_window(&Window {
@@ -430,7 +384,7 @@ async fn a_throttled_registry_holds_no_announcement() {
     let client = emulator::client();
     let table = emulator::create_table_with_owed_index(&client, "throttled").await;
     let fleet_table = emulator::create_fleet_table(&client, "throttled").await;
-    let queue = queue_for(&format!("test.{prefix}")).await;
+    let queue = emulator::announcements_queue(&format!("test.{prefix}")).await;
     register_things(&prefix).await;
     let notifier = notifier(&prefix, &table, &fleet_table).await;
     let device = format!("{prefix}-roof-3");

@@ -325,3 +325,51 @@ pub async fn chaos(what: &str, body: &serde_json::Value) {
     .await
     .expect("chaos request");
 }
+
+/// A bus rule sending this test's announcements to a queue; the queue's URL.
+#[allow(dead_code)] // Only the notifier's tests read announcements.
+pub async fn announcements_queue(source: &str) -> String {
+    let name = source.replace('.', "-");
+    let config = sdk_config();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let queue = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    events
+        .put_rule()
+        .name(&name)
+        .event_pattern(serde_json::json!({"source": [source]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(&name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    queue
+}
