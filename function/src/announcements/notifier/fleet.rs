@@ -151,10 +151,13 @@ impl Notifier {
         };
         let storm = async {
             fleet.join(&key, &group, client_id, now_ms()).await?;
-            if let Some(storm_id) = open_storm(&fleet.head(&key).await?) {
+            let now = now_ms();
+            let stored = fleet.head(&key).await?;
+            if let Some(storm_id) = open_storm(&stored) {
                 return Ok(Some(storm_id));
             }
-            self.settle_group(&key, &group, false).await?;
+            self.settle_group(&key, &group, false, Some((now, stored)))
+                .await?;
             Ok::<_, NotifierError>(open_storm(&fleet.head(&key).await?))
         };
         storm.await.unwrap_or_else(|err| {
@@ -218,7 +221,7 @@ impl Notifier {
             if Instant::now() >= stop_at {
                 break;
             }
-            if let Err(err) = self.settle_group(&key, &group, true).await {
+            if let Err(err) = self.settle_group(&key, &group, true, None).await {
                 error!(error = %err, group, "storm group not settled");
             }
         }
@@ -229,16 +232,20 @@ impl Notifier {
     ///
     /// `now` is taken before the head is read: a storm opened after that read starts no
     /// earlier than `now` less the window, so the members found stale here are none of its.
+    /// `read`: the head a caller read just now, with the time taken before that read.
     async fn settle_group(
         &self,
         key: &str,
         group: &str,
         verify: bool,
+        read: Option<(i64, StoredHead)>,
     ) -> Result<(), NotifierError> {
         let storm = self.config.storm.as_ref().expect("storms are on");
         let fleet = self.fleet.as_ref().expect("storms need the fleet table");
-        let now = now_ms();
-        let stored = fleet.head(key).await?;
+        let (now, stored) = match read {
+            Some(read) => read,
+            None => (now_ms(), fleet.head(key).await?),
+        };
         let mut members = fleet.members(key).await?;
         let mut leaving: Vec<Member> = stale(storm, &stored.head, &members, now)
             .into_iter()
