@@ -43,6 +43,13 @@ output "lambda_package_path" {
   value       = local.build_package ? local.built_package : var.package_path
 }
 
+output "lambda_package" {
+  description = "The module's Lambda package and architecture, for submodules that run a role of the same bootstrap binary (modules/pagerduty)."
+  value       = merge(local.package, { architecture = var.architecture })
+  # A consumer's function is created after the package is built at apply.
+  depends_on = [terraform_data.build]
+}
+
 output "iam_role_name" {
   description = "Name of the function's execution role."
   value       = module.presence_function.role_name

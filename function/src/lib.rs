@@ -13,6 +13,8 @@
 //!   (sessions, store, report);
 //! - [`ingest`]: the glue every lifecycle event goes through (the presence role, `replay`),
 //!   applying it to [`presence`] and keeping it in [`history`];
+//! - [`paging`]: announcements → PagerDuty incidents, in order per incident key, one per
+//!   storm, inside the rate per routing key (decision, pages table, pager);
 //! - [`shared`]: AWS configuration, logging, metrics, deployment settings, stream batches,
 //!   dead letters;
 //! - [`roles`]: the Lambda roles of the one `bootstrap` binary, chosen by `_HANDLER`.
@@ -26,6 +28,7 @@ pub mod announcements;
 pub mod count;
 pub mod history;
 pub mod ingest;
+pub mod paging;
 pub mod presence;
 pub mod roles;
 pub mod shared;

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 pub mod counter;
 pub mod notifier;
+pub mod pager;
 pub mod presence;
 pub mod view;
 
@@ -19,12 +20,20 @@ pub enum Role {
     Notifier,
     /// The table's stream to the `ConnectedDevices` count, and the count to a metric.
     Counter,
+    /// Announcements to PagerDuty incidents (modules/pagerduty).
+    Pager,
     /// An example consumer: announcements to each device's latest status, by sequence.
     View,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Presence, Role::Notifier, Role::Counter, Role::View];
+    pub const ALL: [Role; 5] = [
+        Role::Presence,
+        Role::Notifier,
+        Role::Counter,
+        Role::View,
+        Role::Pager,
+    ];
 
     /// The value of the function's `handler` setting that selects this role.
     pub fn handler(self) -> &'static str {
@@ -33,6 +42,7 @@ impl Role {
             Role::Notifier => "notifier",
             Role::Counter => "counter",
             Role::View => "view",
+            Role::Pager => "pager",
         }
     }
 
@@ -48,6 +58,7 @@ impl Role {
             Role::Notifier => notifier::run().await,
             Role::Counter => counter::run().await,
             Role::View => view::run().await,
+            Role::Pager => pager::run().await,
         }
     }
 }
@@ -70,7 +81,7 @@ impl fmt::Display for Role {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the function's handler (_HANDLER) is {0:?}; set it to one of presence, notifier, counter, view")]
+#[error("the function's handler (_HANDLER) is {0:?}; set it to one of presence, notifier, counter, view, pager")]
 pub struct UnknownRole(pub String);
 
 #[cfg(test)]
