@@ -202,6 +202,9 @@ impl PagesTable {
             .send()
             .await;
         match result {
+            // A resolve's claim required the key possibly open and left it so; a trigger's
+            // set it, and UPDATED_OLD says what it was.
+            Ok(_) if action == Action::Resolve => Ok(Some(true)),
             Ok(output) => Ok(Some(
                 output
                     .attributes()
