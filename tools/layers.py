@@ -1,6 +1,6 @@
 """Checks the crate's layering: the pipeline folders of function/src import downward only.
 
-Each top-level module of the crate (presence, announcements, count, history, ingest,
+Each top-level module of the crate (presence, announcements, count, history, ingest, paging,
 shared, roles) is a node; a `crate::X` path in a line of code (comments and doc links do
 not count: they compile to nothing) of a file under `src/Y/` (or `src/Y.rs`) is an edge
 Y -> X. The check fails on any cycle between modules, naming it, and on `shared` using any

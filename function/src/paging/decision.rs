@@ -135,7 +135,7 @@ pub enum Answer {
     Refused(String),
     /// 429: not taken; post it again later.
     Throttled(String),
-    /// 5xx or no answer: it may or may not have been taken; post it again later.
+    /// 5xx, 408 or no answer: it may or may not have been taken; post it again later.
     Unknown(String),
 }
 
@@ -144,7 +144,7 @@ impl Answer {
         match status {
             200..=299 => Answer::Accepted,
             429 => Answer::Throttled(format!("{status}: {body}")),
-            500..=599 => Answer::Unknown(format!("{status}: {body}")),
+            408 | 500..=599 => Answer::Unknown(format!("{status}: {body}")),
             // Any other 4xx is the request's fault (400 is PagerDuty's only documented one).
             _ => Answer::Refused(format!("{status}: {body}")),
         }
@@ -165,12 +165,9 @@ pub fn after_answer(state: &KeyState, action: Action, sequence: u64, answer: &An
             next.maybe_open = false;
             next.settled = Some(sequence);
         }
-        // A refused trigger opened nothing; a refused resolve closed nothing.
-        (Answer::Refused(_), Action::Trigger) => {
-            next.maybe_open = false;
-            next.settled = Some(sequence);
-        }
-        (Answer::Refused(_), Action::Resolve) => next.settled = Some(sequence),
+        // A refused trigger opened nothing, but an alert an earlier trigger opened may still
+        // be open; a refused resolve closed nothing.
+        (Answer::Refused(_), _) => next.settled = Some(sequence),
         // A throttled post changed nothing.
         (Answer::Throttled(_), _) => {}
         // A 5xx may have been processed: an alert may be open.

@@ -25,8 +25,9 @@ use crate::shared::time::since_epoch;
 /// A key's claim outlives a post's timeout several times over: a claim taken over was
 /// never mid-post.
 const LEASE: Duration = Duration::from_secs(60);
-/// The rate's window: PagerDuty counts a minute; a second more covers the post's way there.
-const RATE_WINDOW: Duration = Duration::from_secs(61);
+/// The rate's window: PagerDuty counts a minute; the post's timeout more covers a post
+/// taken at the start of its way there and arriving at its end.
+const RATE_WINDOW: Duration = Duration::from_secs(71);
 /// SQS delays a message at most 15 minutes.
 const MAX_DELAY_SECONDS: u64 = 900;
 /// Looks run at once within one batch or pass.
@@ -158,8 +159,9 @@ pub struct Pager {
     api: EventsApi,
     keys: RoutingKeys,
     config: PagerConfig,
-    /// This instance's name on the claims it takes.
+    /// This instance's name; each look claims as `<me>#<n>`.
     me: String,
+    looks: std::sync::atomic::AtomicU64,
 }
 
 impl Pager {
@@ -170,6 +172,7 @@ impl Pager {
             api: EventsApi::new(config.events_url.clone()),
             keys: RoutingKeys::new(aws_sdk_secretsmanager::Client::new(aws)),
             me: format!("pager-{:x}", since_epoch().as_nanos()),
+            looks: std::sync::atomic::AtomicU64::new(0),
             config,
         }
     }
@@ -185,6 +188,10 @@ impl Pager {
             .map(|record| async move {
                 let id = record["messageId"].as_str().unwrap_or_default().to_owned();
                 let body = record["body"].as_str().unwrap_or_default();
+                if Instant::now() >= stop_at {
+                    // Too close to the deadline to start: SQS delivers it again.
+                    return Some(ItemFailure { item_identifier: id });
+                }
                 match self.message(body).await {
                     Ok(()) => None,
                     Err(err) => {
@@ -240,7 +247,17 @@ impl Pager {
         if !self.table.record(&intent, now).await? {
             info!(key = %intent.key, sequence = intent.sequence, "an older or repeated announcement changes nothing");
         }
-        if let Some(storm) = &intent.storm_id {
+        // Only the Degraded the storm's key wants now marks its devices: a late or
+        // re-driven one of an ended storm must not hold them back.
+        let current = match &intent.storm_id {
+            Some(_) if !intent.storm_devices.is_empty() => {
+                self.table.read(&intent.key).await?.is_some_and(|stored| {
+                    stored.state.wanted == Some((Action::Trigger, intent.sequence))
+                })
+            }
+            _ => false,
+        };
+        if let Some(storm) = intent.storm_id.as_ref().filter(|_| current) {
             let marks: Vec<Result<(), StoreError>> = stream::iter(&intent.storm_devices)
                 .map(|client_id| async move {
                     let key = self.config.paging.device_key(client_id);
@@ -284,6 +301,11 @@ impl Pager {
 
     /// Settles what the key wants now, as far as it can now.
     async fn look(&self, key: &str) -> Result<Next, PagerError> {
+        // Each look is its own claimer: two looks of one invocation never share a claim.
+        let n = self
+            .looks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let me = &format!("{}#{n}", self.me);
         // Each round either settles something and reads again, or returns.
         for _ in 0..4 {
             let Some(stored) = self.table.read(key).await? else {
@@ -291,7 +313,7 @@ impl Pager {
             };
             let storm_open = self.storm_open(&stored).await?;
             let now = now_ms();
-            match next_step(&stored.state, storm_open, &self.me, now) {
+            match next_step(&stored.state, storm_open, me, now) {
                 Step::Settled => {
                     if let (true, Some((_, sequence))) = (stored.owed_marked, stored.state.wanted) {
                         self.table.clear_owed(key, sequence).await?;
@@ -316,14 +338,14 @@ impl Pager {
                 Step::Post(action, sequence) => {
                     let Some(was_open) = self
                         .table
-                        .claim(key, &self.me, action, sequence, now, LEASE)
+                        .claim(key, me, action, sequence, now, LEASE)
                         .await?
                     else {
                         continue;
                     };
                     let mut stored = stored;
                     stored.state.maybe_open = was_open;
-                    if let Some(wait) = self.post(key, &stored, action, sequence).await? {
+                    if let Some(wait) = self.post(key, me, &stored, action, sequence).await? {
                         return Ok(Next::Later(wait));
                     }
                 }
@@ -346,18 +368,26 @@ impl Pager {
             .is_some_and(|storm| matches!(storm.state.wanted, Some((Action::Trigger, _)))))
     }
 
-    /// Posts `action` for the claimed key (`stored` as it was just before the claim);
-    /// Some(wait) when it is to be tried again later.
+    /// Posts `action` for the key `me` claimed (`stored` as it was just before the claim);
+    /// Some(wait) when it is to be looked at again later.
     async fn post(
         &self,
         key: &str,
+        me: &str,
         stored: &Stored,
         action: Action,
         sequence: u64,
     ) -> Result<Option<Duration>, PagerError> {
-        let arn = stored
-            .secret_arn
-            .clone()
+        // A trigger goes where its route says; a resolve where the open alert is.
+        let routed = match action {
+            Action::Trigger => stored.secret_arn.as_ref(),
+            Action::Resolve => stored
+                .open_secret_arn
+                .as_ref()
+                .or(stored.secret_arn.as_ref()),
+        };
+        let arn = routed
+            .cloned()
             .unwrap_or_else(|| self.config.paging.default.routing_key_secret_arn.clone());
         let backoff = Duration::from_millis(retry_delay_ms(stored.attempts));
         let routing_key = match self.keys.get(&arn).await {
@@ -365,10 +395,7 @@ impl Pager {
             Err(err) => {
                 error!(error = %err, key, "cannot page: no routing key");
                 let retry_at = now_ms() + backoff.as_millis() as u64;
-                // Nothing was posted: the key is as open as it was.
-                self.table
-                    .release(key, &self.me, true, retry_at, stored.state.maybe_open)
-                    .await?;
+                self.release(key, me, true, retry_at, stored).await?;
                 return Ok(Some(backoff));
             }
         };
@@ -383,9 +410,7 @@ impl Pager {
             .await?
         {
             info!(key, free_at, "rate budget spent; the page waits");
-            self.table
-                .release(key, &self.me, false, free_at, stored.state.maybe_open)
-                .await?;
+            self.release(key, me, false, free_at, stored).await?;
             return Ok(Some(Duration::from_millis(
                 free_at.saturating_sub(now_ms()),
             )));
@@ -397,41 +422,48 @@ impl Pager {
             Answer::Accepted => {
                 info!(key, sequence, action = %action, "paged");
                 self.table
-                    .settle(
-                        key,
-                        Some(&self.me),
-                        sequence,
-                        after.maybe_open,
-                        false,
-                        now_ms(),
-                    )
+                    .settle(key, Some(me), sequence, after.maybe_open, false, now_ms())
                     .await?;
                 Ok(None)
             }
             Answer::Refused(message) => {
                 error!(key, sequence, action = %action, answer = %message, "PagerDuty refused the event; it is in the dead-letter queue");
+                self.keys.forget(&arn).await;
                 self.refused(key, sequence, action, message, &body).await?;
                 self.table
-                    .settle(
-                        key,
-                        Some(&self.me),
-                        sequence,
-                        after.maybe_open,
-                        true,
-                        now_ms(),
-                    )
+                    .settle(key, Some(me), sequence, after.maybe_open, true, now_ms())
                     .await?;
                 Ok(None)
             }
-            Answer::Throttled(message) | Answer::Unknown(message) => {
-                warn!(key, sequence, action = %action, answer = %message, attempt = stored.attempts, "PagerDuty asked to retry; backing off");
+            Answer::Throttled(message) => {
+                warn!(key, sequence, action = %action, answer = %message, attempt = stored.attempts, "PagerDuty throttled the post; backing off");
                 let retry_at = now_ms() + backoff.as_millis() as u64;
-                self.table
-                    .release(key, &self.me, true, retry_at, after.maybe_open)
-                    .await?;
+                self.release(key, me, true, retry_at, stored).await?;
                 Ok(Some(backoff))
             }
+            Answer::Unknown(message) => {
+                // The post may still reach PagerDuty: the claim is kept to its lease's end,
+                // so no later post for the key can overtake it.
+                warn!(key, sequence, action = %action, answer = %message, attempt = stored.attempts, "PagerDuty's answer is unknown; retrying after the claim's lease");
+                self.table.keep_claim(key, me).await?;
+                Ok(Some(LEASE))
+            }
         }
+    }
+
+    /// Lets go of a claim with nothing posted: the key is as open as it was before.
+    async fn release(
+        &self,
+        key: &str,
+        me: &str,
+        failed: bool,
+        not_before_ms: u64,
+        stored: &Stored,
+    ) -> Result<(), PagerError> {
+        self.table
+            .release(key, me, failed, not_before_ms, stored.state.maybe_open)
+            .await?;
+        Ok(())
     }
 
     /// A refused event to the dead-letter queue, with PagerDuty's answer and without the

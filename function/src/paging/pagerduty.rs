@@ -95,6 +95,14 @@ impl RoutingKeys {
     }
 }
 
+impl RoutingKeys {
+    /// Forgets a key PagerDuty refused an event with, so a re-drive after the secret was
+    /// fixed reads it again.
+    pub async fn forget(&self, arn: &str) {
+        self.cache.lock().await.remove(arn);
+    }
+}
+
 /// The key a secret string holds: the key itself, or JSON `{"routing_key": "..."}`.
 pub fn routing_key_of(secret: &str) -> Option<String> {
     let secret = secret.trim();

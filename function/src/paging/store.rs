@@ -3,7 +3,7 @@
 //! conditional write; [`crate::paging::decision`] decides which.
 //!
 //! Keys: `key = <deployment>/<clientId>` or `<deployment>/storm/<stormId>`; rate buckets
-//! `key = rate#<routing key digest>#<limit>`. Items owing a post carry `owed = "1"`, the
+//! `key = rate#<routing key digest>#<limit>` (the times of the last `limit` posts). Items owing a post carry `owed = "1"`, the
 //! key of the sparse index [`OWED_INDEX`] the pass reads.
 
 use std::collections::HashMap;
@@ -40,7 +40,8 @@ mod attr {
     pub const OWED: &str = "owed";
     pub const EXPIRES_AT: &str = "expiresAt";
     pub const RING: &str = "ring";
-    pub const HEAD: &str = "head";
+    pub const TAKEN: &str = "taken";
+    pub const OPEN_SECRET: &str = "openSecretArn";
 }
 
 /// One incident key as stored.
@@ -48,7 +49,10 @@ mod attr {
 pub struct Stored {
     pub state: KeyState,
     pub payload: Value,
+    /// Where the latest trigger goes.
     pub secret_arn: Option<String>,
+    /// Where the alert that may be open went: where its resolve goes.
+    pub open_secret_arn: Option<String>,
     pub attempts: u32,
     pub owed_marked: bool,
 }
@@ -101,16 +105,16 @@ impl PagesTable {
         let mut sets = vec![
             u.set(attr::WANT, s(intent.action.event_action())),
             u.set(attr::WANT_SEQ, number(intent.sequence)),
-            u.set(attr::SECRET, s(&intent.destination.routing_key_secret_arn)),
             u.set(
                 attr::NOT_BEFORE,
                 number(now_ms + intent.hold.as_millis() as u64),
             ),
             u.set(attr::OWED, s("1")),
-            u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION))),
             u.set(attr::ATTEMPTS, number(0)),
         ];
-        if !intent.payload.is_null() {
+        // A resolve goes where its trigger went (see `claim`), whatever its own route says.
+        if intent.action == Action::Trigger {
+            sets.push(u.set(attr::SECRET, s(&intent.destination.routing_key_secret_arn)));
             sets.push(u.set(attr::PAYLOAD, s(&intent.payload.to_string())));
         }
         let want_seq = u.n(attr::WANT_SEQ);
@@ -118,25 +122,36 @@ impl PagesTable {
             "attribute_not_exists({want_seq}) OR {want_seq} < {}",
             u.v("sequence", number(intent.sequence))
         );
-        self.update(
-            &intent.key,
-            format!("SET {}", sets.join(", ")),
-            Some(condition),
-            u,
-        )
-        .await
+        // Owed: kept until settled (TTL only ever removes a key with nothing owed or open).
+        let update = format!("SET {} REMOVE {}", sets.join(", "), u.n(attr::EXPIRES_AT));
+        self.update(&intent.key, update, Some(condition), u).await
     }
 
     /// Marks a device as listed in an open storm: its own trigger waits for the storm's end.
+    /// A key with nothing recorded yet may expire; one with a want keeps its expiry as is.
     pub async fn mark_storm(&self, key: &str, storm_id: &str) -> Result<(), StoreError> {
-        let mut u = Update::default();
-        let sets = [
-            u.set(attr::STORM, s(storm_id)),
-            u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION))),
-        ];
-        self.update(key, format!("SET {}", sets.join(", ")), None, u)
-            .await
-            .map(|_| ())
+        for _ in 0..3 {
+            let mut u = Update::default();
+            let update = format!("SET {}", u.set(attr::STORM, s(storm_id)));
+            let condition = format!("attribute_exists({})", u.n(attr::WANT_SEQ));
+            if self.update(key, update, Some(condition), u).await? {
+                return Ok(());
+            }
+            let mut u = Update::default();
+            let update = format!(
+                "SET {}, {}",
+                u.set(attr::STORM, s(storm_id)),
+                u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
+            );
+            let condition = format!("attribute_not_exists({})", u.n(attr::WANT_SEQ));
+            if self.update(key, update, Some(condition), u).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contention {
+            client_id: key.to_owned(),
+            attempts: 3,
+        })
     }
 
     pub async fn read(&self, key: &str) -> Result<Option<Stored>, StoreError> {
@@ -179,7 +194,12 @@ impl PagesTable {
             free_for(&mut u, me, now_ms),
         );
         match action {
-            Action::Trigger => sets.push(u.set(attr::MAYBE_OPEN, AttributeValue::Bool(true))),
+            Action::Trigger => {
+                sets.push(u.set(attr::MAYBE_OPEN, AttributeValue::Bool(true)));
+                // Where the alert may now be open: its resolve goes there.
+                let open_secret = u.n(attr::OPEN_SECRET);
+                sets.push(format!("{open_secret} = {}", u.n(attr::SECRET)));
+            }
             // A resolve is posted only while the key may be open.
             Action::Resolve => {
                 let open = u.n(attr::MAYBE_OPEN);
@@ -256,19 +276,30 @@ impl PagesTable {
                 )
             }
         };
-        let update = format!(
-            "SET {} REMOVE {}, {}",
-            sets.join(", "),
-            u.n(attr::CLAIM),
-            u.n(attr::CLAIM_UNTIL)
-        );
+        // A key that may be open never expires: its resolve needs it.
+        let update = if maybe_open {
+            format!(
+                "SET {} REMOVE {}, {}, {}",
+                sets.join(", "),
+                u.n(attr::CLAIM),
+                u.n(attr::CLAIM_UNTIL),
+                u.n(attr::EXPIRES_AT)
+            )
+        } else {
+            sets.push(u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION))));
+            format!(
+                "SET {} REMOVE {}, {}",
+                sets.join(", "),
+                u.n(attr::CLAIM),
+                u.n(attr::CLAIM_UNTIL)
+            )
+        };
         self.update(key, update, Some(condition), u).await
     }
 
     /// Lets go of `me`'s claim without settling, posting nothing before `not_before_ms`
-    /// (PagerDuty asked to retry, or the rate budget is spent), counting a failed attempt
-    /// when `failed`, with `maybe_open` as the post left it (a post never made or throttled
-    /// opened nothing).
+    /// (PagerDuty throttled the post, or the rate budget is spent: nothing is in flight),
+    /// with `maybe_open` as it was before the claim, counting a failed attempt when `failed`.
     pub async fn release(
         &self,
         key: &str,
@@ -278,15 +309,30 @@ impl PagesTable {
         maybe_open: bool,
     ) -> Result<bool, StoreError> {
         let mut u = Update::default();
-        let open = u.set(attr::MAYBE_OPEN, AttributeValue::Bool(maybe_open));
         let attempts = u.n(attr::ATTEMPTS);
         let step = u.v("step", number(u32::from(failed)));
         let zero = u.v("zero", number(0));
         let update = format!(
-            "SET {attempts} = if_not_exists({attempts}, {zero}) + {step}, {open}, {} REMOVE {}, {}",
+            "SET {attempts} = if_not_exists({attempts}, {zero}) + {step}, {}, {} REMOVE {}, {}",
             u.set(attr::NOT_BEFORE, number(not_before_ms)),
+            u.set(attr::MAYBE_OPEN, AttributeValue::Bool(maybe_open)),
             u.n(attr::CLAIM),
             u.n(attr::CLAIM_UNTIL)
+        );
+        let condition = format!("{} = {}", u.n(attr::CLAIM), u.v("me", s(me)));
+        self.update(key, update, Some(condition), u).await
+    }
+
+    /// After a post whose fate is unknown (5xx, no answer): the claim is kept to its lease's
+    /// end, so nothing else is posted for the key while the post may still be on its way,
+    /// and counted as a failed attempt.
+    pub async fn keep_claim(&self, key: &str, me: &str) -> Result<bool, StoreError> {
+        let mut u = Update::default();
+        let attempts = u.n(attr::ATTEMPTS);
+        let update = format!(
+            "SET {attempts} = if_not_exists({attempts}, {}) + {}",
+            u.v("zero", number(0)),
+            u.v("one", number(1))
         );
         let condition = format!("{} = {}", u.n(attr::CLAIM), u.v("me", s(me)));
         self.update(key, update, Some(condition), u).await
@@ -327,7 +373,7 @@ impl PagesTable {
     /// Takes one post from a routing key's budget: at most `limit` in any `window`.
     /// The bucket's item keeps the times of the last `limit` posts in a ring; a post is
     /// taken only when the time it overwrites is at least `window` old, by a write
-    /// conditional on the ring's head it read. Ok(None): taken; Ok(Some(t)): not before t
+    /// conditional on the count of posts taken it read. Ok(None): taken; Ok(Some(t)): not before t
     /// (epoch ms).
     pub async fn take_rate(
         &self,
@@ -348,30 +394,32 @@ impl PagesTable {
                 .await
                 .map_err(|err| StoreError::dynamodb("GetItem", &self.table, bucket, err))?
                 .item;
-            let Some(head) = item
+            let Some(taken) = item
                 .as_ref()
-                .and_then(|item| number_attr::<u32>(item, attr::HEAD))
+                .and_then(|item| number_attr::<u64>(item, attr::TAKEN))
             else {
                 let mut u = Update::default();
                 let ring = AttributeValue::L(vec![number(0); limit as usize]);
                 let update = format!(
                     "SET {}, {}, {}",
                     u.set(attr::RING, ring),
-                    u.set(attr::HEAD, number(0)),
+                    u.set(attr::TAKEN, number(0)),
                     u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
                 );
-                let condition = format!("attribute_not_exists({})", u.n(attr::HEAD));
+                let condition = format!("attribute_not_exists({})", u.n(attr::TAKEN));
                 self.update(bucket, update, Some(condition), u).await?;
                 continue;
             };
-            let head = head % limit;
+            // The slot of the post `limit` posts ago; `taken` only grows, so a write
+            // conditional on it cannot land on a slot another take reused meanwhile.
+            let slot = taken % u64::from(limit);
             let oldest = item
                 .as_ref()
                 .and_then(|item| {
                     item.get(attr::RING)?
                         .as_l()
                         .ok()?
-                        .get(head as usize)?
+                        .get(slot as usize)?
                         .as_n()
                         .ok()?
                         .parse::<u64>()
@@ -383,19 +431,19 @@ impl PagesTable {
             }
             let mut u = Update::default();
             let ring = u.n(attr::RING);
-            let head_name = u.n(attr::HEAD);
+            let taken_name = u.n(attr::TAKEN);
             let update = format!(
-                "SET {ring}[{head}] = {}, {head_name} = {}, {}",
+                "SET {ring}[{slot}] = {}, {taken_name} = {}, {}",
                 u.v("now", number(now_ms)),
-                u.v("next", number((head + 1) % limit)),
+                u.v("next", number(taken + 1)),
                 u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
             );
-            let condition = format!("{head_name} = {}", u.v("head", number(head)));
+            let condition = format!("{taken_name} = {}", u.v("taken", number(taken)));
             if self.update(bucket, update, Some(condition), u).await? {
                 return Ok(None);
             }
         }
-        // Other posts kept taking the head: try again in a moment.
+        // Other posts kept taking slots: try again in a moment.
         Ok(Some(now_ms + 1_000))
     }
 
@@ -514,6 +562,7 @@ fn stored_of(item: &Item) -> Stored {
             .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or(Value::Null),
         secret_arn: text(attr::SECRET),
+        open_secret_arn: text(attr::OPEN_SECRET),
         attempts: number_attr(item, attr::ATTEMPTS).unwrap_or(0),
         owed_marked: item.contains_key(attr::OWED),
     }
