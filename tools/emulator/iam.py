@@ -23,6 +23,8 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.events.responses import EventsHandler
 from moto.iam.models import iam_backends
 from moto.iot.responses import IoTResponse
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
@@ -314,3 +316,15 @@ def patch_enforcement() -> None:
         return f"arn:{get_partition(self.region)}:iot:{self.region}:{self.current_account}:thing/{name}"
 
     IoTResponse._determine_resource = determine_thing
+
+    # Secrets Manager calls on one secret are authorised on its full ARN, whether the call
+    # names it by name, full or partial ARN (moto: "*", which a policy on the ARN does not
+    # match). A secret that does not exist is authorised on "*", then not found.
+    def determine_secret(self: SecretsManagerResponse) -> str:
+        secret_id = self._get_param("SecretId")
+        if not isinstance(secret_id, str) or not secret_id:
+            return "*"
+        secret = secretsmanager_backends[self.current_account][self.region].secrets.get(secret_id)
+        return secret.arn if secret is not None else "*"
+
+    SecretsManagerResponse._determine_resource = determine_secret
