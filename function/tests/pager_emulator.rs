@@ -285,6 +285,38 @@ async fn a_storm_pages_once_for_its_devices() {
             ("storm/storm/st-1".into(), "triggered".into()),
         ]
     );
+
+    // The storm ends before its devices' returns reach the pager: they are given the hold
+    // to arrive, and page nobody.
+    let restored = json!({"detail-type": "Fleet Connectivity Restored", "detail": {
+        "stormId": "st-1", "groupBy": "thing_group", "group": "site", "sequence": 2,
+        "disconnectedCount": 0, "clientIds": [], "since": 1_700_000_000_000u64}});
+    deliver(&setup.pager, &[restored]).await;
+    pass(&setup.pager).await;
+    let returns: Vec<Value> = (0..10)
+        .map(|i| connected(&format!("site-{i}"), 2))
+        .collect();
+    deliver(&setup.pager, &returns).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    pass(&setup.pager).await;
+    let mut paged = alerts(&setup.receiver.state().await);
+    paged.sort();
+    assert_eq!(
+        paged,
+        vec![
+            ("storm/solo".into(), "triggered".into()),
+            ("storm/storm/st-1".into(), "resolved".into()),
+        ]
+    );
+}
+
+async fn pass(pager: &Pager) {
+    pager
+        .handle(
+            &json!({"pagerPass": true}),
+            Instant::now() + Duration::from_secs(30),
+        )
+        .await;
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@
 //! exactly when the newest announcement is a trigger, and nothing is owed.
 
 use iot_connectivity::paging::decision::{
-    after_answer, next_step, retry_delay_ms, supersedes, Action, Answer, KeyState, Step,
+    after_answer, next_step, retry_delay_ms, supersedes, Action, Answer, KeyState, Step, Storm,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -85,7 +85,7 @@ impl World {
     fn step(&mut self, me: &str, phase: Phase, failing: bool) -> Phase {
         match phase {
             Phase::Idle => Phase::Read(self.state.clone()),
-            Phase::Read(seen) => match next_step(&seen, false, me, self.now) {
+            Phase::Read(seen) => match next_step(&seen, Storm::None, me, self.now) {
                 Step::Post(action, sequence) => {
                     // claim: still wanted, and no live claim but mine.
                     // The claim's condition: still wanted, not settled, no live claim but

@@ -100,9 +100,19 @@ pub enum Step {
     InStorm,
 }
 
-/// What to do for a key, given its state, whether the storm it is listed in (if any) is
-/// still open, and the time.
-pub fn next_step(state: &KeyState, storm_open: bool, me: &str, now_ms: u64) -> Step {
+/// The storm a device is listed in, as its trigger waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storm {
+    /// Listed in none (or the storm's key is gone).
+    None,
+    /// Its storm's page stands for it.
+    Open,
+    /// Its storm ended; until then (epoch ms) its own return may still be on its way.
+    Ended { quiet_until_ms: u64 },
+}
+
+/// What to do for a key, given its state, the storm it is listed in, and the time.
+pub fn next_step(state: &KeyState, storm: Storm, me: &str, now_ms: u64) -> Step {
     let Some((action, sequence)) = state.wanted else {
         return Step::Settled;
     };
@@ -114,7 +124,14 @@ pub fn next_step(state: &KeyState, storm_open: bool, me: &str, now_ms: u64) -> S
     }
     match action {
         Action::Resolve if !state.maybe_open => Step::Skip(Skip::NothingOpen, sequence),
-        Action::Trigger if state.storm.is_some() && storm_open => Step::InStorm,
+        Action::Trigger if state.storm.is_some() && storm == Storm::Open => Step::InStorm,
+        Action::Trigger if state.storm.is_some() => match storm {
+            Storm::Ended { quiet_until_ms } if now_ms < quiet_until_ms => {
+                Step::WaitUntil(quiet_until_ms.max(state.not_before_ms))
+            }
+            _ if now_ms < state.not_before_ms => Step::WaitUntil(state.not_before_ms),
+            _ => Step::Post(action, sequence),
+        },
         _ if now_ms < state.not_before_ms => Step::WaitUntil(state.not_before_ms),
         _ => Step::Post(action, sequence),
     }
@@ -198,7 +215,7 @@ mod tests {
     fn a_resolve_with_no_trigger_sent_is_settled_without_a_post() {
         let state = wanting(Action::Resolve, 2);
         assert_eq!(
-            next_step(&state, false, "me", 0),
+            next_step(&state, Storm::None, "me", 0),
             Step::Skip(Skip::NothingOpen, 2)
         );
     }
@@ -211,7 +228,7 @@ mod tests {
             ..wanting(Action::Resolve, 2)
         };
         assert_eq!(
-            next_step(&state, false, "me", 0),
+            next_step(&state, Storm::None, "me", 0),
             Step::Post(Action::Resolve, 2)
         );
     }
@@ -223,17 +240,29 @@ mod tests {
             ..wanting(Action::Trigger, 1)
         };
         assert_eq!(
-            next_step(&state, false, "me", 10_000),
+            next_step(&state, Storm::None, "me", 10_000),
             Step::WaitUntil(30_000)
         );
         assert_eq!(
-            next_step(&state, false, "me", 30_000),
+            next_step(&state, Storm::None, "me", 30_000),
             Step::Post(Action::Trigger, 1)
         );
         state.storm = Some("s".into());
-        assert_eq!(next_step(&state, true, "me", 30_000), Step::InStorm);
+        assert_eq!(next_step(&state, Storm::Open, "me", 30_000), Step::InStorm);
+        // Its storm ended: its own return may be on its way, so it waits a hold more.
+        let ended = Storm::Ended {
+            quiet_until_ms: 50_000,
+        };
         assert_eq!(
-            next_step(&state, false, "me", 30_000),
+            next_step(&state, ended, "me", 30_000),
+            Step::WaitUntil(50_000)
+        );
+        assert_eq!(
+            next_step(&state, ended, "me", 50_000),
+            Step::Post(Action::Trigger, 1)
+        );
+        assert_eq!(
+            next_step(&state, Storm::None, "me", 30_000),
             Step::Post(Action::Trigger, 1)
         );
     }
@@ -244,13 +273,13 @@ mod tests {
             claim: Some(("other".into(), 5_000)),
             ..wanting(Action::Trigger, 1)
         };
-        assert_eq!(next_step(&state, false, "me", 4_999), Step::Claimed);
+        assert_eq!(next_step(&state, Storm::None, "me", 4_999), Step::Claimed);
         assert_eq!(
-            next_step(&state, false, "me", 5_000),
+            next_step(&state, Storm::None, "me", 5_000),
             Step::Post(Action::Trigger, 1)
         );
         assert_eq!(
-            next_step(&state, false, "other", 0),
+            next_step(&state, Storm::None, "other", 0),
             Step::Post(Action::Trigger, 1)
         );
     }

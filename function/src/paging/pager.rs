@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 
-use super::decision::{after_answer, next_step, retry_delay_ms, Action, Answer, Step};
+use super::decision::{after_answer, next_step, retry_delay_ms, Action, Answer, Step, Storm};
 use super::page::{event_body, intent_of, Destination, PagingConfig, Route, SEVERITIES};
 use super::pagerduty::{EventsApi, RoutingKeys};
 use super::store::{PagesTable, Stored};
@@ -311,9 +311,9 @@ impl Pager {
             let Some(stored) = self.table.read(key).await? else {
                 return Ok(Next::Done);
             };
-            let storm_open = self.storm_open(&stored).await?;
+            let storm = self.storm_of(&stored).await?;
             let now = now_ms();
-            match next_step(&stored.state, storm_open, me, now) {
+            match next_step(&stored.state, storm, me, now) {
                 Step::Settled => {
                     if let (true, Some((_, sequence))) = (stored.owed_marked, stored.state.wanted) {
                         self.table.clear_owed(key, sequence).await?;
@@ -354,18 +354,26 @@ impl Pager {
         Ok(Next::Done)
     }
 
-    /// Whether the storm a device's trigger waits for is still open (its page wanted).
-    async fn storm_open(&self, stored: &Stored) -> Result<bool, PagerError> {
+    /// The storm a device's trigger waits for: open while its key wants its trigger; once
+    /// its Restored is recorded (the key's `notBefore` is then that time), the device's own
+    /// return gets `storm_wait` to arrive before it is paged on its own.
+    async fn storm_of(&self, stored: &Stored) -> Result<Storm, PagerError> {
         let (Some(storm), Some((Action::Trigger, _))) = (&stored.state.storm, stored.state.wanted)
         else {
-            return Ok(false);
+            return Ok(Storm::None);
         };
         let storm_key = self.config.paging.storm_key(storm);
-        Ok(self
-            .table
-            .read(&storm_key)
-            .await?
-            .is_some_and(|storm| matches!(storm.state.wanted, Some((Action::Trigger, _)))))
+        let wait = self.config.paging.storm_wait.as_millis() as u64;
+        Ok(match self.table.read(&storm_key).await? {
+            Some(storm) => match storm.state.wanted {
+                Some((Action::Trigger, _)) => Storm::Open,
+                Some((Action::Resolve, _)) => Storm::Ended {
+                    quiet_until_ms: storm.state.not_before_ms + wait,
+                },
+                None => Storm::None,
+            },
+            None => Storm::None,
+        })
     }
 
     /// Posts `action` for the key `me` claimed (`stored` as it was just before the claim);
