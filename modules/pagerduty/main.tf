@@ -322,7 +322,7 @@ resource "aws_lambda_function_event_invoke_config" "pass" {
 
 resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   alarm_name          = "${var.name}-pager-dead-letters"
-  alarm_description   = "Pages wait in ${aws_sqs_queue.dead_letter.name}: PagerDuty refused them (400, its message is kept) or they exhausted their retries. Fix the cause, then move them back with aws sqs start-message-move-task."
+  alarm_description   = "Pages wait in ${aws_sqs_queue.dead_letter.name}: PagerDuty refused them (400, its message is kept) or announcements the pager failed to record 50 times. Fix the cause, then move them back with aws sqs start-message-move-task."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   statistic           = "Maximum"

@@ -34,7 +34,7 @@ output "queue_arn" {
 }
 
 output "dead_letter_queue_url" {
-  description = "URL of the dead-letter queue (`<name>-pages-dlq`): pages PagerDuty refused (400, with its message) or that exhausted their retries."
+  description = "URL of the dead-letter queue (`<name>-pages-dlq`): pages PagerDuty refused (400, with its message) and announcements the pager failed to record 50 times."
   value       = aws_sqs_queue.dead_letter.url
 }
 
