@@ -416,3 +416,52 @@ async fn a_throttled_registry_holds_no_announcement() {
         "held {took:?} for its context"
     );
 }
+
+/// A fleet head's claim or takeover written again by the SDK after its first attempt
+/// landed but its answer was lost (an attempt timeout) is still its look's: the look puts
+/// the announcement at once instead of leaving it to the reconciler after its lease.
+#[tokio::test]
+async fn a_fleet_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
+    use iot_connectivity::announcements::storm::{FleetAnnouncement, FleetState, Head};
+    let client = emulator::client();
+    let fleet = FleetStore::new(
+        client.clone(),
+        emulator::create_fleet_table(&client, "refleet").await,
+    );
+    let key = "storm#thing_group#lobby";
+    let announcement = FleetAnnouncement {
+        state: FleetState::Degraded,
+        storm_id: "st-1".into(),
+        sequence: 7,
+        since: now_ms(),
+        peak: 20,
+        detail: json!({"stormId": "st-1"}),
+    };
+    let unclaimed = Head::default();
+    assert!(fleet
+        .claim(key, "lobby", &unclaimed, &announcement, "look-a")
+        .await
+        .unwrap());
+    assert!(
+        fleet
+            .claim(key, "lobby", &unclaimed, &announcement, "look-a")
+            .await
+            .unwrap(),
+        "the same look's write again"
+    );
+    assert!(
+        !fleet
+            .claim(key, "lobby", &unclaimed, &announcement, "look-b")
+            .await
+            .unwrap(),
+        "another look's claim is refused"
+    );
+    // A takeover of the pending announcement, retried, likewise.
+    let claimed_at = fleet.head(key).await.unwrap().head.claimed_at;
+    assert!(fleet.resume(key, claimed_at, "look-c").await.unwrap());
+    assert!(
+        fleet.resume(key, claimed_at, "look-c").await.unwrap(),
+        "the same takeover again"
+    );
+    assert!(!fleet.resume(key, claimed_at, "look-d").await.unwrap());
+}

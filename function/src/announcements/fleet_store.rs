@@ -400,7 +400,14 @@ impl FleetStore {
             expr.assign(attr::PEAK, number(announcement.peak)),
             expr.assign(attr::DETAIL, s(&announcement.detail.to_string())),
         ];
-        let condition = format!("attribute_not_exists({pending}) AND {unchanged}");
+        // Or this very claim already landed: an SDK retry of a write whose answer was lost
+        // (an attempt timeout) must not read as another look's claim, which would leave the
+        // announcement unput until its lease ends.
+        let claim = expr.name(attr::CLAIM);
+        let own = format!(
+            "(attribute_exists({pending}) AND {claim} = :Claim AND {sequence} = :sequence)"
+        );
+        let condition = format!("(attribute_not_exists({pending}) AND {unchanged}) OR {own}");
         self.write_head(key, format!("SET {}", sets.join(", ")), condition, expr)
             .await
     }
@@ -425,7 +432,11 @@ impl FleetStore {
             expr.value("now", number(now_ms())),
             expr.value("token", s(token))
         );
-        let condition = format!("attribute_exists({}) AND {seen}", expr.name(attr::PENDING));
+        // Or this very takeover already landed (a retried write whose answer was lost).
+        let condition = format!(
+            "attribute_exists({}) AND ({seen} OR {claim} = :token)",
+            expr.name(attr::PENDING)
+        );
         self.write_head(key, update, condition, expr).await
     }
 
