@@ -24,7 +24,7 @@ use crate::shared::time::since_epoch;
 
 /// A key's claim outlives a post's timeout several times over: a claim taken over was
 /// never mid-post.
-const LEASE: Duration = Duration::from_secs(60);
+const LEASE: Duration = Duration::from_secs(30);
 /// The rate's window: PagerDuty counts a minute; the post's timeout more covers a post
 /// taken at the start of its way there and arriving at its end.
 const RATE_WINDOW: Duration = Duration::from_secs(71);
