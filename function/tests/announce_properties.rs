@@ -186,10 +186,11 @@ impl World {
         now + self.rng.random_range(1..2_000)
     }
 
-    /// When a look that claimed at `now` puts: a little later, or, if it stalls, past the
-    /// claim's lease.
+    /// When a look that claimed at `now` puts: a little later, or, while faults last, if it
+    /// stalls, past the claim's lease. (Stalls end with the other faults: a look stalling at
+    /// the end of the run would still be owed when the run stops, which is no disagreement.)
     fn before_put(&mut self, now: i64) -> i64 {
-        if self.stalls > 0.0 && self.rng.random_bool(self.stalls) {
+        if self.stalls > 0.0 && now < self.failing_until && self.rng.random_bool(self.stalls) {
             now + self
                 .rng
                 .random_range(CLAIM_PUT_DEADLINE_MS..2 * CLAIM_PUT_DEADLINE_MS)
