@@ -529,7 +529,8 @@ func TestPlanNamesFitAwsLimits(t *testing.T) {
 }
 
 // TestPlanExamples plans every example as a user starting from it would: each is a
-// complete root module that plans with no input but its name.
+// complete root module that plans with no input but its name (and, for pagerduty, the
+// ARN of the routing key's secret, which is kept out of Terraform).
 func TestPlanExamples(t *testing.T) {
 	t.Parallel()
 	target(t)
@@ -544,6 +545,11 @@ func TestPlanExamples(t *testing.T) {
 			if name == "prebuilt-package" {
 				// Plan reads only the zip's hash; what it holds is tested in prebuilt_test.go.
 				vars["package_path"] = zipWithBootstrap(t)
+			}
+			if name == "pagerduty" {
+				// The routing key's secret is created outside Terraform, so its ARN is the
+				// one input the example needs besides its name.
+				vars["routing_key_secret_arn"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:pagerduty-AbCdEf"
 			}
 			options := terraform.WithDefaultRetryableErrors(t, &terraform.Options{
 				TerraformDir: filepath.Join(copyRepo(t), "examples", name),
