@@ -6,7 +6,6 @@
 //! `key = rate#<routing key digest>#<limit>` (the times of the last `limit` posts). Items owing a post carry `owed = "1"`, the
 //! key of the sparse index [`OWED_INDEX`] the pass reads.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,7 +13,7 @@ use serde_json::Value;
 
 use super::decision::{Action, KeyState};
 use super::page::Intent;
-use crate::shared::dynamodb::{expiry, number, number_attr, StoreError};
+use crate::shared::dynamodb::{expiry, number, number_attr, Expression, StoreError};
 use crate::shared::Item;
 
 /// The sparse index of keys owing a post.
@@ -63,31 +62,6 @@ pub struct PagesTable {
     table: String,
 }
 
-/// One conditional update, its placeholders collected as it is written.
-#[derive(Default)]
-struct Update {
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl Update {
-    fn n(&mut self, attribute: &str) -> String {
-        let placeholder = format!("#{attribute}");
-        self.names.insert(placeholder.clone(), attribute.to_owned());
-        placeholder
-    }
-
-    fn v(&mut self, name: &str, value: AttributeValue) -> String {
-        let placeholder = format!(":{name}");
-        self.values.insert(placeholder.clone(), value);
-        placeholder
-    }
-
-    fn set(&mut self, attribute: &str, value: AttributeValue) -> String {
-        format!("{} = {}", self.n(attribute), self.v(attribute, value))
-    }
-}
-
 fn s(text: &str) -> AttributeValue {
     AttributeValue::S(text.to_owned())
 }
@@ -101,29 +75,33 @@ impl PagesTable {
     /// fence that keeps a late trigger from replacing its device's resolve. Ok(false) for
     /// a duplicate or an older announcement.
     pub async fn record(&self, intent: &Intent, now_ms: u64) -> Result<bool, StoreError> {
-        let mut u = Update::default();
+        let mut u = Expression::default();
         let mut sets = vec![
-            u.set(attr::WANT, s(intent.action.event_action())),
-            u.set(attr::WANT_SEQ, number(intent.sequence)),
-            u.set(
+            u.assign(attr::WANT, s(intent.action.event_action())),
+            u.assign(attr::WANT_SEQ, number(intent.sequence)),
+            u.assign(
                 attr::NOT_BEFORE,
                 number(now_ms + intent.hold.as_millis() as u64),
             ),
-            u.set(attr::OWED, s("1")),
-            u.set(attr::ATTEMPTS, number(0)),
+            u.assign(attr::OWED, s("1")),
+            u.assign(attr::ATTEMPTS, number(0)),
         ];
         // A resolve goes where its trigger went (see `claim`), whatever its own route says.
         if intent.action == Action::Trigger {
-            sets.push(u.set(attr::SECRET, s(&intent.destination.routing_key_secret_arn)));
-            sets.push(u.set(attr::PAYLOAD, s(&intent.payload.to_string())));
+            sets.push(u.assign(attr::SECRET, s(&intent.destination.routing_key_secret_arn)));
+            sets.push(u.assign(attr::PAYLOAD, s(&intent.payload.to_string())));
         }
-        let want_seq = u.n(attr::WANT_SEQ);
+        let want_seq = u.name(attr::WANT_SEQ);
         let condition = format!(
             "attribute_not_exists({want_seq}) OR {want_seq} < {}",
-            u.v("sequence", number(intent.sequence))
+            u.value("sequence", number(intent.sequence))
         );
         // Owed: kept until settled (TTL only ever removes a key with nothing owed or open).
-        let update = format!("SET {} REMOVE {}", sets.join(", "), u.n(attr::EXPIRES_AT));
+        let update = format!(
+            "SET {} REMOVE {}",
+            sets.join(", "),
+            u.name(attr::EXPIRES_AT)
+        );
         self.update(&intent.key, update, Some(condition), u).await
     }
 
@@ -131,19 +109,19 @@ impl PagesTable {
     /// A key with nothing recorded yet may expire; one with a want keeps its expiry as is.
     pub async fn mark_storm(&self, key: &str, storm_id: &str) -> Result<(), StoreError> {
         for _ in 0..3 {
-            let mut u = Update::default();
-            let update = format!("SET {}", u.set(attr::STORM, s(storm_id)));
-            let condition = format!("attribute_exists({})", u.n(attr::WANT_SEQ));
+            let mut u = Expression::default();
+            let update = format!("SET {}", u.assign(attr::STORM, s(storm_id)));
+            let condition = format!("attribute_exists({})", u.name(attr::WANT_SEQ));
             if self.update(key, update, Some(condition), u).await? {
                 return Ok(());
             }
-            let mut u = Update::default();
+            let mut u = Expression::default();
             let update = format!(
                 "SET {}, {}",
-                u.set(attr::STORM, s(storm_id)),
-                u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
+                u.assign(attr::STORM, s(storm_id)),
+                u.assign(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
             );
-            let condition = format!("attribute_not_exists({})", u.n(attr::WANT_SEQ));
+            let condition = format!("attribute_not_exists({})", u.name(attr::WANT_SEQ));
             if self.update(key, update, Some(condition), u).await? {
                 return Ok(());
             }
@@ -181,13 +159,13 @@ impl PagesTable {
         now_ms: u64,
         lease: Duration,
     ) -> Result<Option<bool>, StoreError> {
-        let mut u = Update::default();
+        let mut u = Expression::default();
         let mut sets = vec![
-            u.set(attr::CLAIM, s(me)),
-            u.set(attr::CLAIM_UNTIL, number(now_ms + lease.as_millis() as u64)),
+            u.assign(attr::CLAIM, s(me)),
+            u.assign(attr::CLAIM_UNTIL, number(now_ms + lease.as_millis() as u64)),
         ];
-        let settled = u.n(attr::SETTLED);
-        let seq = u.v("sequence", number(sequence));
+        let settled = u.name(attr::SETTLED);
+        let seq = u.value("sequence", number(sequence));
         let mut condition = format!(
             "{} AND (attribute_not_exists({settled}) OR {settled} < {seq}) AND {}",
             wanted_is(&mut u, sequence),
@@ -195,17 +173,17 @@ impl PagesTable {
         );
         match action {
             Action::Trigger => {
-                sets.push(u.set(attr::MAYBE_OPEN, AttributeValue::Bool(true)));
+                sets.push(u.assign(attr::MAYBE_OPEN, AttributeValue::Bool(true)));
                 // Where the alert may now be open: its resolve goes there.
-                let open_secret = u.n(attr::OPEN_SECRET);
-                sets.push(format!("{open_secret} = {}", u.n(attr::SECRET)));
+                let open_secret = u.name(attr::OPEN_SECRET);
+                sets.push(format!("{open_secret} = {}", u.name(attr::SECRET)));
             }
             // A resolve is posted only while the key may be open.
             Action::Resolve => {
-                let open = u.n(attr::MAYBE_OPEN);
+                let open = u.name(attr::MAYBE_OPEN);
                 condition.push_str(&format!(
                     " AND {open} = {}",
-                    u.v("open", AttributeValue::Bool(true))
+                    u.value("open", AttributeValue::Bool(true))
                 ));
             }
         }
@@ -255,24 +233,24 @@ impl PagesTable {
         refused: bool,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
-        let mut u = Update::default();
+        let mut u = Expression::default();
         let mut sets = vec![
-            u.set(attr::SETTLED, number(sequence)),
-            u.set(attr::MAYBE_OPEN, AttributeValue::Bool(maybe_open)),
-            u.set(attr::ATTEMPTS, number(0)),
+            u.assign(attr::SETTLED, number(sequence)),
+            u.assign(attr::MAYBE_OPEN, AttributeValue::Bool(maybe_open)),
+            u.assign(attr::ATTEMPTS, number(0)),
         ];
         if refused {
-            sets.push(u.set(attr::REFUSED, number(sequence)));
+            sets.push(u.assign(attr::REFUSED, number(sequence)));
         }
         let condition = match me {
-            Some(me) => format!("{} = {}", u.n(attr::CLAIM), u.v("me", s(me))),
+            Some(me) => format!("{} = {}", u.name(attr::CLAIM), u.value("me", s(me))),
             None => {
-                let open = u.n(attr::MAYBE_OPEN);
+                let open = u.name(attr::MAYBE_OPEN);
                 format!(
                     "{} AND {} AND (attribute_not_exists({open}) OR {open} = {})",
                     wanted_is(&mut u, sequence),
                     unclaimed(&mut u, now_ms),
-                    u.v("closed", AttributeValue::Bool(false))
+                    u.value("closed", AttributeValue::Bool(false))
                 )
             }
         };
@@ -281,17 +259,17 @@ impl PagesTable {
             format!(
                 "SET {} REMOVE {}, {}, {}",
                 sets.join(", "),
-                u.n(attr::CLAIM),
-                u.n(attr::CLAIM_UNTIL),
-                u.n(attr::EXPIRES_AT)
+                u.name(attr::CLAIM),
+                u.name(attr::CLAIM_UNTIL),
+                u.name(attr::EXPIRES_AT)
             )
         } else {
-            sets.push(u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION))));
+            sets.push(u.assign(attr::EXPIRES_AT, number(expiry(KEY_RETENTION))));
             format!(
                 "SET {} REMOVE {}, {}",
                 sets.join(", "),
-                u.n(attr::CLAIM),
-                u.n(attr::CLAIM_UNTIL)
+                u.name(attr::CLAIM),
+                u.name(attr::CLAIM_UNTIL)
             )
         };
         self.update(key, update, Some(condition), u).await
@@ -308,18 +286,18 @@ impl PagesTable {
         not_before_ms: u64,
         maybe_open: bool,
     ) -> Result<bool, StoreError> {
-        let mut u = Update::default();
-        let attempts = u.n(attr::ATTEMPTS);
-        let step = u.v("step", number(u32::from(failed)));
-        let zero = u.v("zero", number(0));
+        let mut u = Expression::default();
+        let attempts = u.name(attr::ATTEMPTS);
+        let step = u.value("step", number(u32::from(failed)));
+        let zero = u.value("zero", number(0));
         let update = format!(
             "SET {attempts} = if_not_exists({attempts}, {zero}) + {step}, {}, {} REMOVE {}, {}",
-            u.set(attr::NOT_BEFORE, number(not_before_ms)),
-            u.set(attr::MAYBE_OPEN, AttributeValue::Bool(maybe_open)),
-            u.n(attr::CLAIM),
-            u.n(attr::CLAIM_UNTIL)
+            u.assign(attr::NOT_BEFORE, number(not_before_ms)),
+            u.assign(attr::MAYBE_OPEN, AttributeValue::Bool(maybe_open)),
+            u.name(attr::CLAIM),
+            u.name(attr::CLAIM_UNTIL)
         );
-        let condition = format!("{} = {}", u.n(attr::CLAIM), u.v("me", s(me)));
+        let condition = format!("{} = {}", u.name(attr::CLAIM), u.value("me", s(me)));
         self.update(key, update, Some(condition), u).await
     }
 
@@ -327,45 +305,45 @@ impl PagesTable {
     /// end, so nothing else is posted for the key while the post may still be on its way,
     /// and counted as a failed attempt.
     pub async fn keep_claim(&self, key: &str, me: &str) -> Result<bool, StoreError> {
-        let mut u = Update::default();
-        let attempts = u.n(attr::ATTEMPTS);
+        let mut u = Expression::default();
+        let attempts = u.name(attr::ATTEMPTS);
         let update = format!(
             "SET {attempts} = if_not_exists({attempts}, {}) + {}",
-            u.v("zero", number(0)),
-            u.v("one", number(1))
+            u.value("zero", number(0)),
+            u.value("one", number(1))
         );
-        let condition = format!("{} = {}", u.n(attr::CLAIM), u.v("me", s(me)));
+        let condition = format!("{} = {}", u.name(attr::CLAIM), u.value("me", s(me)));
         self.update(key, update, Some(condition), u).await
     }
 
     /// Takes the key off the pass's index once what it wants is settled (a newer want
     /// recorded meanwhile keeps it on).
     pub async fn clear_owed(&self, key: &str, sequence: u64) -> Result<bool, StoreError> {
-        let mut u = Update::default();
-        let settled = u.n(attr::SETTLED);
+        let mut u = Expression::default();
+        let settled = u.name(attr::SETTLED);
         let condition = format!(
             "{} AND {settled} = {}",
             wanted_is(&mut u, sequence),
-            u.v("settled", number(sequence))
+            u.value("settled", number(sequence))
         );
-        let update = format!("REMOVE {}", u.n(attr::OWED));
+        let update = format!("REMOVE {}", u.name(attr::OWED));
         self.update(key, update, Some(condition), u).await
     }
 
     /// Makes a page PagerDuty refused (400) owed again, when it is re-driven from the
     /// dead-letter queue and nothing newer was wanted since.
     pub async fn reopen_refused(&self, key: &str, sequence: u64) -> Result<bool, StoreError> {
-        let mut u = Update::default();
-        let refused = u.n(attr::REFUSED);
+        let mut u = Expression::default();
+        let refused = u.name(attr::REFUSED);
         let condition = format!(
             "{} AND {refused} = {}",
             wanted_is(&mut u, sequence),
-            u.v("refused", number(sequence))
+            u.value("refused", number(sequence))
         );
         let update = format!(
             "SET {} REMOVE {}, {refused}",
-            u.set(attr::OWED, s("1")),
-            u.n(attr::SETTLED)
+            u.assign(attr::OWED, s("1")),
+            u.name(attr::SETTLED)
         );
         self.update(key, update, Some(condition), u).await
     }
@@ -398,15 +376,15 @@ impl PagesTable {
                 .as_ref()
                 .and_then(|item| number_attr::<u64>(item, attr::TAKEN))
             else {
-                let mut u = Update::default();
+                let mut u = Expression::default();
                 let ring = AttributeValue::L(vec![number(0); limit as usize]);
                 let update = format!(
                     "SET {}, {}, {}",
-                    u.set(attr::RING, ring),
-                    u.set(attr::TAKEN, number(0)),
-                    u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
+                    u.assign(attr::RING, ring),
+                    u.assign(attr::TAKEN, number(0)),
+                    u.assign(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
                 );
-                let condition = format!("attribute_not_exists({})", u.n(attr::TAKEN));
+                let condition = format!("attribute_not_exists({})", u.name(attr::TAKEN));
                 self.update(bucket, update, Some(condition), u).await?;
                 continue;
             };
@@ -429,16 +407,16 @@ impl PagesTable {
             if oldest + window_ms > now_ms {
                 return Ok(Some(oldest + window_ms));
             }
-            let mut u = Update::default();
-            let ring = u.n(attr::RING);
-            let taken_name = u.n(attr::TAKEN);
+            let mut u = Expression::default();
+            let ring = u.name(attr::RING);
+            let taken_name = u.name(attr::TAKEN);
             let update = format!(
                 "SET {ring}[{slot}] = {}, {taken_name} = {}, {}",
-                u.v("now", number(now_ms)),
-                u.v("next", number(taken + 1)),
-                u.set(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
+                u.value("now", number(now_ms)),
+                u.value("next", number(taken + 1)),
+                u.assign(attr::EXPIRES_AT, number(expiry(KEY_RETENTION)))
             );
-            let condition = format!("{taken_name} = {}", u.v("taken", number(taken)));
+            let condition = format!("{taken_name} = {}", u.value("taken", number(taken)));
             if self.update(bucket, update, Some(condition), u).await? {
                 return Ok(None);
             }
@@ -483,7 +461,7 @@ impl PagesTable {
         key: &str,
         update: String,
         condition: Option<String>,
-        u: Update,
+        u: Expression,
     ) -> Result<bool, StoreError> {
         let result = self
             .client
@@ -510,32 +488,32 @@ impl PagesTable {
 }
 
 /// The condition: `sequence` is what the key wants now.
-fn wanted_is(u: &mut Update, sequence: u64) -> String {
+fn wanted_is(u: &mut Expression, sequence: u64) -> String {
     format!(
         "{} = {}",
-        u.n(attr::WANT_SEQ),
-        u.v("wanted", number(sequence))
+        u.name(attr::WANT_SEQ),
+        u.value("wanted", number(sequence))
     )
 }
 
 /// The condition: no live claim.
-fn unclaimed(u: &mut Update, now_ms: u64) -> String {
-    let claim = u.n(attr::CLAIM);
-    let until = u.n(attr::CLAIM_UNTIL);
+fn unclaimed(u: &mut Expression, now_ms: u64) -> String {
+    let claim = u.name(attr::CLAIM);
+    let until = u.name(attr::CLAIM_UNTIL);
     format!(
         "(attribute_not_exists({claim}) OR {until} < {})",
-        u.v("now", number(now_ms))
+        u.value("now", number(now_ms))
     )
 }
 
 /// The condition: no live claim but `me`'s.
-fn free_for(u: &mut Update, me: &str, now_ms: u64) -> String {
-    let claim = u.n(attr::CLAIM);
-    let until = u.n(attr::CLAIM_UNTIL);
+fn free_for(u: &mut Expression, me: &str, now_ms: u64) -> String {
+    let claim = u.name(attr::CLAIM);
+    let until = u.name(attr::CLAIM_UNTIL);
     format!(
         "(attribute_not_exists({claim}) OR {until} < {} OR {claim} = {})",
-        u.v("now", number(now_ms)),
-        u.v("claimer", s(me))
+        u.value("now", number(now_ms)),
+        u.value("claimer", s(me))
     )
 }
 

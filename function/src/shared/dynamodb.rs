@@ -2,6 +2,7 @@
 //! error as its source, and the service's code, so a caller can tell throttling from
 //! denial), number attributes, and item expiry.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -92,4 +93,34 @@ pub fn number_attr<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
 /// Epoch seconds at which an item written now may expire.
 pub fn expiry(ttl: Duration) -> u64 {
     (since_epoch() + ttl).as_secs()
+}
+
+/// Placeholders for an expression. DynamoDB rejects unused ones, so each is added only
+/// when the expression text uses it.
+#[derive(Default)]
+pub(crate) struct Expression {
+    pub(crate) names: HashMap<String, String>,
+    pub(crate) values: HashMap<String, AttributeValue>,
+}
+
+impl Expression {
+    pub(crate) fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#{attribute}");
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    pub(crate) fn value(&mut self, key: &str, value: AttributeValue) -> String {
+        let placeholder = format!(":{key}");
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    pub(crate) fn assign(&mut self, attribute: &str, value: AttributeValue) -> String {
+        format!(
+            "{} = {}",
+            self.name(attribute),
+            self.value(attribute, value)
+        )
+    }
 }

@@ -1,41 +1,12 @@
 //! DynamoDB expressions built with placeholders for every name and value.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use super::{attr, number, presence_attrs, RESET_WINDOW_MS};
 use crate::presence::ordering::{Mark, Presence};
 
-/// Placeholders for an expression. DynamoDB rejects unused ones, so each is added only
-/// when the expression text uses it.
-#[derive(Default)]
-pub(crate) struct Expression {
-    pub(crate) names: HashMap<String, String>,
-    pub(crate) values: HashMap<String, AttributeValue>,
-}
+pub(crate) use crate::shared::dynamodb::Expression;
 
+/// The presence pipeline's conditions, built on the shared placeholders.
 impl Expression {
-    pub(crate) fn name(&mut self, attribute: &str) -> String {
-        let placeholder = format!("#{attribute}");
-        self.names.insert(placeholder.clone(), attribute.to_owned());
-        placeholder
-    }
-
-    pub(crate) fn value(&mut self, key: &str, value: AttributeValue) -> String {
-        let placeholder = format!(":{key}");
-        self.values.insert(placeholder.clone(), value);
-        placeholder
-    }
-
-    pub(crate) fn assign(&mut self, attribute: &str, value: AttributeValue) -> String {
-        format!(
-            "{} = {}",
-            self.name(attribute),
-            self.value(attribute, value)
-        )
-    }
-
     /// [`crate::presence::ordering::happened_after`]`(event, stored)` for the stored event of kind
     /// `stored`, as a condition on the item (true when there is none).
     pub(crate) fn newer_than_stored(&mut self, event: &Mark, stored: Presence) -> String {
