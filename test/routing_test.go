@@ -8,13 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iot"
-	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/gruntwork-io/terratest/modules/terraform"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -63,8 +60,9 @@ func TestRoutingExample(t *testing.T) {
 	table := out["dynamodb_table_name"].(string)
 	function := out["presence_function_name"].(string)
 
-	registerSites(t, cfg, name, []string{site("a"), site("b"), site("c")})
-	defer deregisterSites(t, cfg, []string{site("a"), site("b"), site("c")})
+	for _, s := range []string{"a", "b", "c"} {
+		registerGroup(t, cfg, site(s), devicesPerSite)
+	}
 	clients := func(s string) []string {
 		var ids []string
 		for i := range devicesPerSite {
@@ -235,53 +233,4 @@ func ours(events []map[string]any, prefix string) []map[string]any {
 		}
 	}
 	return kept
-}
-
-// registerSites creates a thing type "camera" and, per site, a thing group of
-// devicesPerSite things named <group>-NNN with attribute site=<group>.
-func registerSites(t *testing.T, cfg aws.Config, name string, sites []string) {
-	t.Helper()
-	client := iot.NewFromConfig(cfg)
-	_, err := client.CreateThingType(t.Context(), &iot.CreateThingTypeInput{ThingTypeName: aws.String("camera")})
-	if err != nil {
-		require.ErrorContains(t, err, "ResourceAlreadyExists", "thing type camera")
-	}
-	for _, group := range sites {
-		_, err := client.CreateThingGroup(t.Context(), &iot.CreateThingGroupInput{ThingGroupName: aws.String(group)})
-		require.NoError(t, err)
-		var wg sync.WaitGroup
-		errs := make(chan error, devicesPerSite)
-		for i := range devicesPerSite {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				thing := fmt.Sprintf("%s-%03d", group, i)
-				_, err := client.CreateThing(t.Context(), &iot.CreateThingInput{
-					ThingName: aws.String(thing), ThingTypeName: aws.String("camera"),
-					AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{"site": group}},
-				})
-				if err == nil {
-					_, err = client.AddThingToThingGroup(t.Context(), &iot.AddThingToThingGroupInput{
-						ThingGroupName: aws.String(group), ThingName: aws.String(thing),
-					})
-				}
-				errs <- err
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
-	}
-}
-
-func deregisterSites(t *testing.T, cfg aws.Config, sites []string) {
-	client := iot.NewFromConfig(cfg)
-	for _, group := range sites {
-		for i := range devicesPerSite {
-			_, _ = client.DeleteThing(t.Context(), &iot.DeleteThingInput{ThingName: aws.String(fmt.Sprintf("%s-%03d", group, i))})
-		}
-		_, _ = client.DeleteThingGroup(t.Context(), &iot.DeleteThingGroupInput{ThingGroupName: aws.String(group)})
-	}
 }
