@@ -19,7 +19,7 @@ use iot_connectivity::announcements::fleet_store::FleetStore;
 use iot_connectivity::announcements::maintenance::{Scope, Window};
 use iot_connectivity::announcements::notifier::{Notifier, NotifierConfig};
 use iot_connectivity::announcements::store::attr;
-use iot_connectivity::announcements::storm::StormConfig;
+use iot_connectivity::announcements::storm::{StormConfig, STORM_READ_HOLD_MS};
 use iot_connectivity::shared::time::now_ms;
 use serde_json::{json, Value};
 
@@ -414,6 +414,80 @@ async fn a_throttled_registry_holds_no_announcement() {
     assert!(
         took < Duration::from_secs(10),
         "held {took:?} for its context"
+    );
+}
+
+/// A fleet table that cannot answer holds a device's Disconnected for a later look (it stays
+/// owed, nothing is claimed), so a storm that throttles it does not page its devices one by
+/// one; a Disconnected due longer than the hold is announced on its own.
+#[tokio::test]
+async fn an_unreadable_storm_group_holds_a_disconnect_then_lets_it_go_alone() {
+    let prefix = format!("ru{}", now_ms() % 1_000_000_000);
+    let client = emulator::client();
+    let table = emulator::create_table_with_owed_index(&client, "unreadable").await;
+    let queue = emulator::announcements_queue(&format!("test.{prefix}")).await;
+    register_things(&prefix).await;
+    // A fleet table that does not exist: every read and write of it fails.
+    let notifier = notifier(&prefix, &table, &format!("{prefix}-missing-fleet")).await;
+    let (just_due, long_due) = (format!("{prefix}-lobby-0"), format!("{prefix}-lobby-1"));
+    // The default grace is 60 s: one is due a second ago, one well past the hold.
+    put_device(&table, &just_due, "Disconnected", now_ms() - 61_000, 2).await;
+    put_device(
+        &table,
+        &long_due,
+        "Disconnected",
+        now_ms() - 60_000 - STORM_READ_HOLD_MS - 5_000,
+        2,
+    )
+    .await;
+
+    // Their last announcement knew their group: the registry, which a parallel test
+    // throttles, is not needed to place them.
+    for device in [&just_due, &long_due] {
+        let thing = json!({"name": device, "type": format!("{prefix}-camera"),
+            "attributes": {"site": "north"}, "groups": [format!("{prefix}-lobby")]});
+        client
+            .update_item()
+            .table_name(&table)
+            .key(attr::CLIENT_ID, AttributeValue::S(device.clone()))
+            .update_expression("SET #detail = :detail")
+            .expression_attribute_names("#detail", attr::ANNOUNCEMENT_DETAIL)
+            .expression_attribute_values(
+                ":detail",
+                AttributeValue::S(json!({"eventId": "first", "thing": thing}).to_string()),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let batch = json!({"Records": [modify(&just_due), modify(&long_due)]});
+    notifier.handle(&batch, far_off()).await;
+
+    let events = drain(&queue).await;
+    let disconnected = of_type(&events, "Device Disconnected");
+    assert_eq!(
+        disconnected.len(),
+        1,
+        "only the one past the hold: {events:#?}"
+    );
+    assert_eq!(disconnected[0]["detail"]["clientId"], json!(long_due));
+    assert!(disconnected[0]["detail"].get("stormId").is_none());
+    let held = client
+        .get_item()
+        .table_name(&table)
+        .key(attr::CLIENT_ID, AttributeValue::S(just_due.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(held.contains_key(attr::OWED_SHARD), "still owed: {held:?}");
+    assert_eq!(
+        held.get(attr::ANNOUNCED_STATUS),
+        Some(&AttributeValue::S("Connected".into())),
+        "nothing claimed for it: {held:?}"
     );
 }
 

@@ -25,6 +25,12 @@ pub const MAX_LISTED_CLIENTS: usize = 100;
 pub const DEGRADED: &str = "Fleet Connectivity Degraded";
 pub const RESTORED: &str = "Fleet Connectivity Restored";
 
+/// How long past its due time a device's Disconnected waits for its storm group to be
+/// readable: a fleet table that throttles or times out during a storm (every look of the
+/// group writes one partition) would otherwise page the device alone. Past it, the device
+/// is announced on its own rather than not at all.
+pub const STORM_READ_HOLD_MS: i64 = 120_000;
+
 /// `storm_digest`, as the module passes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StormConfig {
@@ -242,6 +248,12 @@ pub fn decide(
     }
 }
 
+/// Whether a Disconnected due at `due_at_ms` whose storm group could not be read is left to
+/// a later look (true) or announced now, on its own (false).
+pub fn waits_for_storm(due_at_ms: i64, now_ms: i64) -> bool {
+    now_ms < due_at_ms.saturating_add(STORM_READ_HOLD_MS)
+}
+
 /// Members no storm can count any more: down before the window, and before the open
 /// storm's start (if one is open). Removing them keeps a group's reads small.
 pub fn stale<'a>(
@@ -277,6 +289,15 @@ mod tests {
     fn config() -> StormConfig {
         StormConfig::parse(r#"{"threshold": 4, "window_seconds": 60, "group_by": "thing_group"}"#)
             .unwrap()
+    }
+
+    #[test]
+    fn an_unreadable_storm_holds_a_disconnect_for_a_while_then_lets_it_go_alone() {
+        let due = 1_000_000;
+        assert!(waits_for_storm(due, due));
+        assert!(waits_for_storm(due, due + STORM_READ_HOLD_MS - 1));
+        assert!(!waits_for_storm(due, due + STORM_READ_HOLD_MS));
+        assert!(!waits_for_storm(i64::MAX, i64::MAX), "no overflow");
     }
 
     fn members(count: usize, down_at: i64) -> Vec<Member> {

@@ -18,7 +18,9 @@ use crate::announcements::fleet_store::{StoredHead, Which};
 use crate::announcements::maintenance::{applying, Window};
 use crate::announcements::store::attr;
 use crate::announcements::storm::Member;
-use crate::announcements::storm::{decide, group_key, stale, FleetAnnouncement, StormVerdict};
+use crate::announcements::storm::{
+    decide, group_key, stale, waits_for_storm, FleetAnnouncement, StormVerdict,
+};
 use crate::announcements::thing::{thing_name, Context};
 use crate::presence::store::{Item, StoreError};
 use crate::shared::dynamodb::number_attr;
@@ -133,21 +135,24 @@ impl Notifier {
         Some((group_key(storm, &group), group))
     }
 
-    /// Before a device's Disconnected is claimed: it joins its group, and if that group's
-    /// storm is open (or this disconnect opens it), the storm's id. A device in maintenance
-    /// counts in no storm.
-    /// The fleet table failing leaves the device announced on its own (no `stormId`):
-    /// paged alone rather than not at all; the reconciler's pass counts it if it joined.
+    /// Before a device's Disconnected (due at `due_at`) is claimed: it joins its group, and
+    /// if that group's storm is open (or this disconnect opens it), the storm's id. A device
+    /// in maintenance counts in no storm.
+    /// The fleet table failing leaves the look to a later one (the error), for
+    /// [`STORM_READ_HOLD_MS`](crate::announcements::storm::STORM_READ_HOLD_MS) past the due time; after that the device is announced on its
+    /// own (no `stormId`): paged alone rather than not at all, and the reconciler's pass
+    /// counts it if it joined.
     pub(super) async fn storm_of_disconnect(
         &self,
         client_id: &str,
         enrichment: &Enrichment,
-    ) -> Option<String> {
+        due_at: i64,
+    ) -> Result<Option<String>, NotifierError> {
         if enrichment.maintenance.is_some() {
-            return None;
+            return Ok(None);
         }
         let (Some((key, group)), Some(fleet)) = (self.storm_group(enrichment), &self.fleet) else {
-            return None;
+            return Ok(None);
         };
         let storm = async {
             fleet.join(&key, &group, client_id, now_ms()).await?;
@@ -160,10 +165,17 @@ impl Notifier {
                 .await?;
             Ok::<_, NotifierError>(open_storm(&fleet.head(&key).await?))
         };
-        storm.await.unwrap_or_else(|err| {
-            error!(error = %err, clientId = client_id, group, "storm not read: announced on its own");
-            None
-        })
+        match storm.await {
+            Ok(storm_id) => Ok(storm_id),
+            Err(err) if waits_for_storm(due_at, now_ms()) => {
+                warn!(error = %err, clientId = client_id, group, "storm not read: left to the next look");
+                Err(err)
+            }
+            Err(err) => {
+                error!(error = %err, clientId = client_id, group, "storm not read: announced on its own");
+                Ok(None)
+            }
+        }
     }
 
     /// Before a device's Connected is claimed: it leaves its group's storm. (A storm is

@@ -143,16 +143,10 @@ impl Notifier {
                 && (self.registry.is_some() || self.fleet.is_some())
             {
                 enrichment = self.enrich(client_id, &item, read_at).await;
-                let context = enrichment.context.clone().unwrap_or(Context::NoThing);
-                let grace = grace_for(
-                    &self.config.grace_overrides,
-                    &context,
-                    self.config.grace_period,
-                );
                 verdict = look(
                     client_id,
                     &snapshot,
-                    grace.as_millis() as i64,
+                    self.grace_ms(&enrichment),
                     now_ms(),
                     lost,
                 );
@@ -282,7 +276,11 @@ impl Notifier {
             }
             Verdict::Announce(transition) => {
                 let storm_id = match transition.status {
-                    Presence::Disconnected => self.storm_of_disconnect(client_id, enrichment).await,
+                    Presence::Disconnected => {
+                        let due_at = transition.at + self.grace_ms(enrichment);
+                        self.storm_of_disconnect(client_id, enrichment, due_at)
+                            .await?
+                    }
                     Presence::Connected => {
                         self.storm_of_return(client_id, enrichment).await;
                         None
@@ -321,6 +319,17 @@ impl Notifier {
                 }
             }
         }
+    }
+
+    /// The grace period of the device's class (its thing's context), in ms.
+    fn grace_ms(&self, enrichment: &Enrichment) -> i64 {
+        let context = enrichment.context.clone().unwrap_or(Context::NoThing);
+        grace_for(
+            &self.config.grace_overrides,
+            &context,
+            self.config.grace_period,
+        )
+        .as_millis() as i64
     }
 
     /// A grace check due at `due_at`: a hint to look at the client then.
