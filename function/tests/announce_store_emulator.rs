@@ -219,6 +219,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             .claim_announcement(
                 &transition,
                 "{}",
+                None,
                 decided_at,
                 (read_sequence, 1_000 + case),
                 "this look",
@@ -286,7 +287,7 @@ async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
     let (client, table, store) = connected_at_revision_4("announce-moved").await;
     let transition = connect_at_5();
     assert!(store
-        .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
+        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
         .await
         .unwrap());
     client
@@ -321,7 +322,7 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
     let (_, _, store) = connected_at_revision_4("announce-resume").await;
     let transition = connect_at_5();
     assert!(store
-        .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
+        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
         .await
         .unwrap());
     let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
@@ -402,7 +403,7 @@ async fn only_the_claims_holder_confirms_it() {
     let (_, _, store) = connected_at_revision_4("announce-fenced").await;
     let transition = connect_at_5();
     assert!(store
-        .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
+        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
         .await
         .unwrap());
     let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
@@ -441,14 +442,14 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
     for attempt in 1..=2 {
         assert!(
             store
-                .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
+                .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
                 .await
                 .unwrap(),
             "attempt {attempt} of the claim"
         );
     }
     assert!(!store
-        .claim_announcement(&transition, "{}", Some(4), (None, 1), "second look")
+        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "second look")
         .await
         .unwrap());
     let id = transition.event_id();
@@ -484,7 +485,7 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
     );
     // An attempt that lands after the confirmation claims nothing: no second put.
     assert!(!store
-        .claim_announcement(&transition, "{}", Some(4), (None, 1), "first look")
+        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
         .await
         .unwrap());
     assert!(!store

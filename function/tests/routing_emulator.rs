@@ -386,9 +386,19 @@ async fn a_throttled_registry_holds_no_announcement() {
     let fleet_table = emulator::create_fleet_table(&client, "throttled").await;
     let queue = emulator::announcements_queue(&format!("test.{prefix}")).await;
     register_things(&prefix).await;
-    let notifier = notifier(&prefix, &table, &fleet_table).await;
+    let first = notifier(&prefix, &table, &fleet_table).await;
     let device = format!("{prefix}-roof-3");
     put_device(&table, &device, "Disconnected", now_ms() - 120_000, 2).await;
+    // Another was announced with its thing (confirmed), and is back since.
+    let known = format!("{prefix}-roof-4");
+    put_device(&table, &known, "Disconnected", now_ms() - 120_000, 2).await;
+    first
+        .handle(&json!({"Records": [modify(&known)]}), far_off())
+        .await;
+    assert_eq!(drain(&queue).await.len(), 1, "announced with its thing");
+    put_device(&table, &known, "Connected", now_ms() - 1_000, 3).await;
+    // A new instance: nothing cached.
+    let restarted = notifier(&prefix, &table, &fleet_table).await;
 
     let faults = json!([
         {"service": "iot", "operation": "DescribeThing",
@@ -398,8 +408,11 @@ async fn a_throttled_registry_holds_no_announcement() {
     ]);
     emulator::chaos("faults", &faults).await;
     let started = Instant::now();
-    notifier
-        .handle(&json!({"Records": [modify(&device)]}), far_off())
+    restarted
+        .handle(
+            &json!({"Records": [modify(&device), modify(&known)]}),
+            far_off(),
+        )
         .await;
     let took = started.elapsed();
     emulator::chaos("faults", &json!([])).await;
@@ -410,6 +423,14 @@ async fn a_throttled_registry_holds_no_announcement() {
     assert_eq!(
         disconnected[0]["detail"]["thing"],
         json!({"name": device, "unavailable": true})
+    );
+    // The one announced before: the thing its confirmed announcement carried.
+    let connected = of_type(&events, "Device Connected");
+    assert_eq!(connected.len(), 1, "{events:#?}");
+    assert_eq!(
+        connected[0]["detail"]["thing"],
+        json!({"name": known, "type": format!("{prefix}-camera"),
+            "attributes": {"site": "north"}, "groups": [format!("{prefix}-roof")]})
     );
     assert!(
         took < Duration::from_secs(10),

@@ -31,6 +31,10 @@ pub mod attr {
     /// The newest announcement's `sequence`, written with its claim: consumers order a
     /// client's announcements by it.
     pub const ANNOUNCEMENT_SEQUENCE: &str = "AnnouncementSequence";
+    /// The thing (`detail.thing`, JSON) of the newest announcement that knew it, kept after
+    /// the announcement is confirmed: what a look falls back on when the registry cannot
+    /// answer in time (thing_context_enabled).
+    pub const ANNOUNCED_THING: &str = "AnnouncedThing";
 }
 
 /// The sparse index of the items that may owe an announcement (events_enabled): hash key
@@ -53,6 +57,7 @@ impl Store {
         &self,
         transition: &Transition,
         detail: &str,
+        known_thing: Option<&str>,
         revision: Option<u64>,
         sequence: (Option<u64>, u64),
         token: &str,
@@ -73,7 +78,7 @@ impl Store {
         );
         let announced = expr.name(attr::ANNOUNCED_STATUS);
         let pending = expr.name(attr::ANNOUNCEMENT_PENDING);
-        let sets = [
+        let mut sets = vec![
             format!("{announced} = {wanted}"),
             expr.assign(
                 attr::ANNOUNCEMENT_ID,
@@ -91,6 +96,9 @@ impl Store {
                 expr.value("sequence", number(sequence))
             ),
         ];
+        if let Some(thing) = known_thing {
+            sets.push(expr.assign(attr::ANNOUNCED_THING, AttributeValue::S(thing.into())));
+        }
         let condition = format!(
             "({} AND {sequence_unchanged} AND attribute_not_exists({pending}) \
              AND (attribute_not_exists({announced}) OR {announced} <> {wanted})) \

@@ -40,6 +40,14 @@ pub(super) struct Enrichment {
 }
 
 impl Enrichment {
+    /// The thing, as `detail.thing` says it, if the registry knew it: kept on the item.
+    pub(super) fn known_thing(&self) -> Option<String> {
+        match &self.context {
+            Some(context @ Context::Known(_)) => context.detail().map(|thing| thing.to_string()),
+            _ => None,
+        }
+    }
+
     /// Adds `thing`, `maintenance` (and `stormId`) to a device announcement's detail.
     pub(super) fn apply(&self, detail: &mut Value, storm_id: Option<&str>) {
         if let Some(thing) = self.context.as_ref().and_then(Context::detail) {
@@ -468,8 +476,14 @@ fn open_storm(stored: &StoredHead) -> Option<String> {
         .flatten()
 }
 
-/// `detail.thing` of the item's last announcement, if it was known then.
+/// The thing the item's pending announcement carries, else the one its newest
+/// announcement that knew it carried.
 pub(super) fn stored_context(item: &Item) -> Option<Context> {
-    let detail: Value = serde_json::from_str(&text(item, attr::ANNOUNCEMENT_DETAIL)?).ok()?;
-    Context::from_detail(detail.get("thing")?)
+    let pending = text(item, attr::ANNOUNCEMENT_DETAIL)
+        .and_then(|detail| serde_json::from_str::<Value>(&detail).ok())
+        .and_then(|detail| Context::from_detail(detail.get("thing")?));
+    pending.or_else(|| {
+        let thing: Value = serde_json::from_str(&text(item, attr::ANNOUNCED_THING)?).ok()?;
+        Context::from_detail(&thing)
+    })
 }

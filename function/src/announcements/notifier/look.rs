@@ -289,6 +289,7 @@ impl Notifier {
                 let sequence = next_sequence(snapshot.sequence, now_ms());
                 let mut detail = detail_of(item, &transition, sequence);
                 enrichment.apply(&mut detail, storm_id.as_deref());
+                let known_thing = enrichment.known_thing();
                 let detail = detail.to_string();
                 let claimed_at = Instant::now();
                 match self
@@ -296,6 +297,7 @@ impl Notifier {
                     .claim_announcement(
                         &transition,
                         &detail,
+                        known_thing.as_deref(),
                         snapshot.revision,
                         (snapshot.sequence, sequence),
                         token,
