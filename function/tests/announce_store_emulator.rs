@@ -10,7 +10,7 @@ mod emulator;
 use aws_sdk_dynamodb::types::AttributeValue;
 use iot_connectivity::announcements::decision::{claimable, Announced, Snapshot, Transition};
 use iot_connectivity::announcements::store::attr;
-use iot_connectivity::announcements::store::snapshot_of;
+use iot_connectivity::announcements::store::{snapshot_of, KnownThing};
 use iot_connectivity::presence::ordering::Presence;
 use iot_connectivity::presence::store::{Item, Store};
 use rand::rngs::StdRng;
@@ -219,7 +219,7 @@ async fn the_claim_condition_agrees_with_the_pure_decision() {
             .claim_announcement(
                 &transition,
                 "{}",
-                None,
+                KnownThing::Unchanged,
                 decided_at,
                 (read_sequence, 1_000 + case),
                 "this look",
@@ -287,7 +287,14 @@ async fn a_confirmation_after_the_item_moved_on_leaves_it_owed() {
     let (client, table, store) = connected_at_revision_4("announce-moved").await;
     let transition = connect_at_5();
     assert!(store
-        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
+        .claim_announcement(
+            &transition,
+            "{}",
+            KnownThing::Unchanged,
+            Some(4),
+            (None, 1),
+            "first look"
+        )
         .await
         .unwrap());
     client
@@ -322,7 +329,14 @@ async fn an_expired_claim_is_taken_over_once_and_a_released_one_at_once() {
     let (_, _, store) = connected_at_revision_4("announce-resume").await;
     let transition = connect_at_5();
     assert!(store
-        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
+        .claim_announcement(
+            &transition,
+            "{}",
+            KnownThing::Unchanged,
+            Some(4),
+            (None, 1),
+            "first look"
+        )
         .await
         .unwrap());
     let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
@@ -403,7 +417,14 @@ async fn only_the_claims_holder_confirms_it() {
     let (_, _, store) = connected_at_revision_4("announce-fenced").await;
     let transition = connect_at_5();
     assert!(store
-        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
+        .claim_announcement(
+            &transition,
+            "{}",
+            KnownThing::Unchanged,
+            Some(4),
+            (None, 1),
+            "first look"
+        )
         .await
         .unwrap());
     let claimed_at = snapshot_of(&store.get("dev").await.unwrap().unwrap()).announced_at;
@@ -442,14 +463,28 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
     for attempt in 1..=2 {
         assert!(
             store
-                .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
+                .claim_announcement(
+                    &transition,
+                    "{}",
+                    KnownThing::Unchanged,
+                    Some(4),
+                    (None, 1),
+                    "first look"
+                )
                 .await
                 .unwrap(),
             "attempt {attempt} of the claim"
         );
     }
     assert!(!store
-        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "second look")
+        .claim_announcement(
+            &transition,
+            "{}",
+            KnownThing::Unchanged,
+            Some(4),
+            (None, 1),
+            "second look"
+        )
         .await
         .unwrap());
     let id = transition.event_id();
@@ -485,7 +520,14 @@ async fn a_claim_written_again_after_its_answer_was_lost_is_still_its_looks() {
     );
     // An attempt that lands after the confirmation claims nothing: no second put.
     assert!(!store
-        .claim_announcement(&transition, "{}", None, Some(4), (None, 1), "first look")
+        .claim_announcement(
+            &transition,
+            "{}",
+            KnownThing::Unchanged,
+            Some(4),
+            (None, 1),
+            "first look"
+        )
         .await
         .unwrap());
     assert!(!store

@@ -14,6 +14,9 @@ ResourceNotFoundException), but not in three ways that change what those calls r
 3. UpdateThing kept `version` at 1 and ignored `expectedVersion`. AWS counts the thing's
    version up with each update and refuses an update whose `expectedVersion` is not the
    current one (VersionConflictException, 409).
+4. The backend is not safe for threads, and the server is threaded: a call that walked the
+   things while another request created one failed (500, "OrderedDict mutated during
+   iteration"). AWS answers concurrent calls; here the backend takes one at a time.
 
 A thing name outside `[a-zA-Z0-9:_-]+` or 1 to 128 characters is refused by
 name_limits.py (InvalidRequestException), as AWS refuses it, before moto answers 404.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import threading
 
 from moto.core.responses import ActionResult
@@ -115,7 +119,26 @@ def patch_update_version() -> None:
     IoTResponse.update_thing = update_thing
 
 
+# Re-entrant: backend calls call each other (AddThingToThingGroup describes the thing).
+_backend = threading.RLock()
+
+
+def patch_serialised_backend() -> None:
+    def serialised(original):
+        def call(*args, **kwargs):
+            with _backend:
+                return original(*args, **kwargs)
+
+        return call
+
+    for name, member in list(vars(IoTBackend).items()):
+        if inspect.isfunction(member) and not name.startswith("_"):
+            setattr(IoTBackend, name, serialised(member))
+
+
 def patch() -> None:
     patch_group_paging()
     patch_delete_leaves_groups()
     patch_update_version()
+    # Last: it wraps the patched delete_thing too.
+    patch_serialised_backend()

@@ -37,6 +37,17 @@ pub mod attr {
     pub const ANNOUNCED_THING: &str = "AnnouncedThing";
 }
 
+/// What a claim records of the device's thing in [`attr::ANNOUNCED_THING`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownThing<'a> {
+    /// The registry did not answer, or is not read: what is recorded stays.
+    Unchanged,
+    /// The registry described the thing (`detail.thing`, JSON).
+    Is(&'a str),
+    /// The registry has no such thing: nothing is recorded any more.
+    Gone,
+}
+
 /// The sparse index of the items that may owe an announcement (events_enabled): hash key
 /// [`attr::OWED_SHARD`](crate::presence::store::attr::OWED_SHARD), range key `LastUpdateTime`, keys only.
 pub const OWED_INDEX: &str = "ByAnnouncementOwed";
@@ -57,7 +68,7 @@ impl Store {
         &self,
         transition: &Transition,
         detail: &str,
-        known_thing: Option<&str>,
+        known_thing: KnownThing<'_>,
         revision: Option<u64>,
         sequence: (Option<u64>, u64),
         token: &str,
@@ -96,8 +107,13 @@ impl Store {
                 expr.value("sequence", number(sequence))
             ),
         ];
-        if let Some(thing) = known_thing {
-            sets.push(expr.assign(attr::ANNOUNCED_THING, AttributeValue::S(thing.into())));
+        let mut removes = Vec::new();
+        match known_thing {
+            KnownThing::Unchanged => {}
+            KnownThing::Is(thing) => {
+                sets.push(expr.assign(attr::ANNOUNCED_THING, AttributeValue::S(thing.into())))
+            }
+            KnownThing::Gone => removes.push(expr.name(attr::ANNOUNCED_THING)),
         }
         let condition = format!(
             "({} AND {sequence_unchanged} AND attribute_not_exists({pending}) \
@@ -112,7 +128,7 @@ impl Store {
         );
         self.announcement_write(
             &transition.client_id,
-            update_expression(&sets, &[]),
+            update_expression(&sets, &removes),
             condition,
             expr,
         )

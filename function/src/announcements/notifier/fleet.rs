@@ -40,11 +40,15 @@ pub(super) struct Enrichment {
 }
 
 impl Enrichment {
-    /// The thing, as `detail.thing` says it, if the registry knew it: kept on the item.
-    pub(super) fn known_thing(&self) -> Option<String> {
+    /// The thing as `detail.thing` says it, if the registry knew it (kept on the item), or
+    /// None if the registry has no such thing (what was kept is dropped).
+    pub(super) fn known_thing(&self) -> Option<Option<String>> {
         match &self.context {
-            Some(context @ Context::Known(_)) => context.detail().map(|thing| thing.to_string()),
-            _ => None,
+            Some(context @ Context::Known(_)) => {
+                Some(context.detail().map(|thing| thing.to_string()))
+            }
+            Some(Context::NoThing) => Some(None),
+            Some(Context::Unavailable { .. }) | None => None,
         }
     }
 
@@ -477,13 +481,52 @@ fn open_storm(stored: &StoredHead) -> Option<String> {
 }
 
 /// The thing the item's pending announcement carries, else the one its newest
-/// announcement that knew it carried.
+/// announcement that knew it carried; only if it is still the thing the device connects as.
 pub(super) fn stored_context(item: &Item) -> Option<Context> {
     let pending = text(item, attr::ANNOUNCEMENT_DETAIL)
         .and_then(|detail| serde_json::from_str::<Value>(&detail).ok())
         .and_then(|detail| Context::from_detail(detail.get("thing")?));
-    pending.or_else(|| {
+    let context = pending.or_else(|| {
         let thing: Value = serde_json::from_str(&text(item, attr::ANNOUNCED_THING)?).ok()?;
         Context::from_detail(&thing)
-    })
+    })?;
+    let client_id = text(item, attr::CLIENT_ID)?;
+    let connected_as = text(item, attr::THING_NAME);
+    match &context {
+        Context::Known(thing) if thing.name == thing_name(&client_id, connected_as.as_deref()) => {
+            Some(context)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use serde_json::json;
+
+    use super::*;
+
+    fn item(attributes: &[(&str, &str)]) -> Item {
+        attributes
+            .iter()
+            .map(|(name, value)| (name.to_string(), AttributeValue::S(value.to_string())))
+            .collect()
+    }
+
+    #[test]
+    fn the_kept_thing_is_the_fallback_only_while_it_is_the_thing_the_device_connects_as() {
+        let thing =
+            json!({"name": "cam-1", "type": "camera", "attributes": {}, "groups": ["north"]})
+                .to_string();
+        let kept = item(&[(attr::CLIENT_ID, "cam-1"), (attr::ANNOUNCED_THING, &thing)]);
+        assert!(matches!(stored_context(&kept), Some(Context::Known(t)) if t.groups == ["north"]));
+        let renamed = item(&[
+            (attr::CLIENT_ID, "cam-1"),
+            (attr::THING_NAME, "cam-1-v2"),
+            (attr::ANNOUNCED_THING, &thing),
+        ]);
+        assert_eq!(stored_context(&renamed), None);
+        assert_eq!(stored_context(&item(&[(attr::CLIENT_ID, "cam-1")])), None);
+    }
 }

@@ -16,7 +16,7 @@ use crate::announcements::decision::{
 };
 use crate::announcements::detail::{detail_of, detail_type, sequence_of, text, with_sequence};
 use crate::announcements::store::attr;
-use crate::announcements::store::snapshot_of;
+use crate::announcements::store::{snapshot_of, KnownThing};
 use crate::announcements::thing::{grace_for, Context};
 use crate::presence::ordering::Presence;
 use crate::presence::store::{Item, StoreError};
@@ -277,7 +277,9 @@ impl Notifier {
             Verdict::Announce(transition) => {
                 let storm_id = match transition.status {
                     Presence::Disconnected => {
-                        let due_at = transition.at + self.grace_ms(enrichment);
+                        // Counted as look() counts it: from when the disconnect was recorded.
+                        let recorded_at = snapshot.disconnect_recorded_at.unwrap_or(transition.at);
+                        let due_at = recorded_at + self.grace_ms(enrichment);
                         self.storm_of_disconnect(client_id, enrichment, due_at)
                             .await?
                     }
@@ -290,6 +292,11 @@ impl Notifier {
                 let mut detail = detail_of(item, &transition, sequence);
                 enrichment.apply(&mut detail, storm_id.as_deref());
                 let known_thing = enrichment.known_thing();
+                let known_thing = match &known_thing {
+                    None => KnownThing::Unchanged,
+                    Some(Some(thing)) => KnownThing::Is(thing),
+                    Some(None) => KnownThing::Gone,
+                };
                 let detail = detail.to_string();
                 let claimed_at = Instant::now();
                 match self
@@ -297,7 +304,7 @@ impl Notifier {
                     .claim_announcement(
                         &transition,
                         &detail,
-                        known_thing.as_deref(),
+                        known_thing,
                         snapshot.revision,
                         (snapshot.sequence, sequence),
                         token,
