@@ -38,12 +38,12 @@ pub mod attr {
 }
 
 /// What a claim records of the device's thing in [`attr::ANNOUNCED_THING`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KnownThing<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KnownThing {
     /// The registry did not answer, or is not read: what is recorded stays.
     Unchanged,
     /// The registry described the thing (`detail.thing`, JSON).
-    Is(&'a str),
+    Is(String),
     /// The registry has no such thing: nothing is recorded any more.
     Gone,
 }
@@ -68,7 +68,7 @@ impl Store {
         &self,
         transition: &Transition,
         detail: &str,
-        known_thing: KnownThing<'_>,
+        known_thing: KnownThing,
         revision: Option<u64>,
         sequence: (Option<u64>, u64),
         token: &str,
@@ -111,7 +111,7 @@ impl Store {
         match known_thing {
             KnownThing::Unchanged => {}
             KnownThing::Is(thing) => {
-                sets.push(expr.assign(attr::ANNOUNCED_THING, AttributeValue::S(thing.into())))
+                sets.push(expr.assign(attr::ANNOUNCED_THING, AttributeValue::S(thing)))
             }
             KnownThing::Gone => removes.push(expr.name(attr::ANNOUNCED_THING)),
         }

@@ -16,7 +16,7 @@ use super::{Notifier, NotifierError};
 use crate::announcements::detail::text;
 use crate::announcements::fleet_store::{StoredHead, Which};
 use crate::announcements::maintenance::{applying, Window};
-use crate::announcements::store::attr;
+use crate::announcements::store::{attr, KnownThing};
 use crate::announcements::storm::Member;
 use crate::announcements::storm::{
     decide, group_key, stale, waits_for_storm, FleetAnnouncement, StormVerdict,
@@ -40,15 +40,16 @@ pub(super) struct Enrichment {
 }
 
 impl Enrichment {
-    /// The thing as `detail.thing` says it, if the registry knew it (kept on the item), or
-    /// None if the registry has no such thing (what was kept is dropped).
-    pub(super) fn known_thing(&self) -> Option<Option<String>> {
+    /// What the claim keeps of the thing on the item: what the registry said, if it answered.
+    pub(super) fn known_thing(&self) -> KnownThing {
         match &self.context {
             Some(context @ Context::Known(_)) => {
-                Some(context.detail().map(|thing| thing.to_string()))
+                context.detail().map_or(KnownThing::Unchanged, |thing| {
+                    KnownThing::Is(thing.to_string())
+                })
             }
-            Some(Context::NoThing) => Some(None),
-            Some(Context::Unavailable { .. }) | None => None,
+            Some(Context::NoThing) => KnownThing::Gone,
+            Some(Context::Unavailable { .. }) | None => KnownThing::Unchanged,
         }
     }
 
@@ -151,9 +152,9 @@ impl Notifier {
     /// if that group's storm is open (or this disconnect opens it), the storm's id. A device
     /// in maintenance counts in no storm.
     /// The fleet table failing leaves the look to a later one (the error), for
-    /// [`STORM_READ_HOLD_MS`](crate::announcements::storm::STORM_READ_HOLD_MS) past the due time; after that the device is announced on its
-    /// own (no `stormId`): paged alone rather than not at all, and the reconciler's pass
-    /// counts it if it joined.
+    /// [`STORM_READ_HOLD_MS`](crate::announcements::storm::STORM_READ_HOLD_MS) past the due
+    /// time; after that the device is announced on its own (no `stormId`): paged alone
+    /// rather than not at all, and the reconciler's pass counts it if it joined.
     pub(super) async fn storm_of_disconnect(
         &self,
         client_id: &str,

@@ -16,7 +16,7 @@ use crate::announcements::decision::{
 };
 use crate::announcements::detail::{detail_of, detail_type, sequence_of, text, with_sequence};
 use crate::announcements::store::attr;
-use crate::announcements::store::{snapshot_of, KnownThing};
+use crate::announcements::store::snapshot_of;
 use crate::announcements::thing::{grace_for, Context};
 use crate::presence::ordering::Presence;
 use crate::presence::store::{Item, StoreError};
@@ -291,12 +291,6 @@ impl Notifier {
                 let sequence = next_sequence(snapshot.sequence, now_ms());
                 let mut detail = detail_of(item, &transition, sequence);
                 enrichment.apply(&mut detail, storm_id.as_deref());
-                let known_thing = enrichment.known_thing();
-                let known_thing = match &known_thing {
-                    None => KnownThing::Unchanged,
-                    Some(Some(thing)) => KnownThing::Is(thing),
-                    Some(None) => KnownThing::Gone,
-                };
                 let detail = detail.to_string();
                 let claimed_at = Instant::now();
                 match self
@@ -304,7 +298,7 @@ impl Notifier {
                     .claim_announcement(
                         &transition,
                         &detail,
-                        known_thing,
+                        enrichment.known_thing(),
                         snapshot.revision,
                         (snapshot.sequence, sequence),
                         token,
@@ -332,10 +326,9 @@ impl Notifier {
 
     /// The grace period of the device's class (its thing's context), in ms.
     fn grace_ms(&self, enrichment: &Enrichment) -> i64 {
-        let context = enrichment.context.clone().unwrap_or(Context::NoThing);
         grace_for(
             &self.config.grace_overrides,
-            &context,
+            enrichment.context.as_ref().unwrap_or(&Context::NoThing),
             self.config.grace_period,
         )
         .as_millis() as i64
